@@ -1,0 +1,76 @@
+#pragma once
+
+// The LMDB implementation of `store`, in one directory.
+//
+// Layout: one LMDB environment (data.mdb, lock.mdb) with four named
+// databases: "meta" (the store's format version), "blobs", "manifests" and
+// "refs". LMDB's copy-on-write B-tree and synchronous commits give the crash
+// safety `store` promises.
+//
+// An environment must be opened at most once per process (an LMDB rule):
+// `open` refuses a second open of the same directory with `busy` while the
+// first `lmdb_store` lives. Share one instance (it is thread-safe).
+
+#include <memory>
+#include <string>
+
+#include "amber/storage/store.hpp"
+
+namespace amber {
+
+struct lmdb_options {
+  /// Create the directory and an empty store when there is none.
+  bool create_if_missing = false;
+  /// The largest the data file may grow to; sparse, so large is cheap.
+  uint64_t map_size = uint64_t{64} << 30;
+  /// Skip fsync at commit (tests and benchmarks only: loses durability).
+  bool no_sync = false;
+};
+
+class lmdb_store final : public store {
+public:
+  /// The format version a store of this build writes and reads.
+  static constexpr const char* format_version = "amber-store/1";
+
+  /// Opens (or creates, per `opts`) the store in `dir`.
+  /// @return the store; not_a_store when `dir` is missing (without
+  ///         create_if_missing) or holds something that is not an amber
+  ///         store; format_mismatch for a store of another format version;
+  ///         busy when this process already has it open; io_error.
+  static result<std::shared_ptr<lmdb_store>> open(const std::string& dir,
+                                                  const lmdb_options& opts = {});
+
+  ~lmdb_store() override;
+
+  result<put_stats> put_blobs(const std::vector<std::string_view>& blobs) override;
+  status get_blob(const digest& id, std::string* out) override;
+  status has_blob(const digest& id) override;
+  result<uint64_t> blob_size(const digest& id) override;
+  result<digest> commit_snapshot(const snapshot_commit& c) override;
+  status get_manifest(const digest& id, std::string* out) override;
+  result<digest> get_ref(std::string_view name) override;
+  status set_ref(std::string_view name, const digest& id) override;
+  result<std::vector<std::pair<std::string, digest>>> list_refs() override;
+  result<std::vector<digest>> list_manifests() override;
+  result<std::vector<digest>> list_blobs() override;
+  status remove(const removal& what) override;
+  result<store_stats> stats() override;
+  std::string describe() const override;
+
+  const std::string& directory() const { return dir_; }
+
+  /// Test hook: overwrites a blob's bytes without hashing them, to simulate
+  /// on-disk corruption.
+  status test_overwrite_blob(const digest& id, std::string_view bytes);
+  /// Test hook: overwrites a manifest's bytes without hashing them.
+  status test_overwrite_manifest(const digest& id, std::string_view bytes);
+
+  struct impl;
+
+private:
+  explicit lmdb_store(std::unique_ptr<impl> p, std::string dir);
+  std::unique_ptr<impl> impl_;
+  std::string dir_;
+};
+
+} // namespace amber
