@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <mutex>
 #include <set>
+#include <utility>
 
 namespace amber {
 
@@ -29,6 +30,8 @@ status from_mdb(int rc, const std::string& what) {
       return status(errc::not_a_store, text);
     case MDB_MAP_FULL:
       return status::io_error(text + " (the store reached its map size)");
+    case MDB_BAD_VALSIZE: // e.g. a ref name longer than LMDB's key limit
+      return status::invalid_argument(text);
     default:
       return status::io_error(text);
   }
@@ -125,8 +128,14 @@ struct lmdb_store::impl {
   status scan(MDB_dbi dbi, F&& visit) {
     txn t;
     AMBER_RETURN_IF_ERROR(t.begin(env, true));
+    return scan(t.get(), dbi, std::forward<F>(visit));
+  }
+
+  // Visits every entry of `dbi` inside the caller's transaction `t`.
+  template <class F>
+  status scan(MDB_txn* t, MDB_dbi dbi, F&& visit) {
     MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(t.get(), dbi, &cursor);
+    int rc = mdb_cursor_open(t, dbi, &cursor);
     if (rc != MDB_SUCCESS)
       return from_mdb(rc, "cannot open a cursor");
     MDB_val k, v;
@@ -353,6 +362,8 @@ status lmdb_store::get_manifest(const digest& id, std::string* out) {
 }
 
 result<digest> lmdb_store::get_ref(std::string_view name) {
+  if (name.empty()) // LMDB rejects empty keys; no ref has an empty name.
+    return status::not_found("ref  does not exist");
   std::string raw;
   AMBER_RETURN_IF_ERROR(
     impl_->get(impl_->refs, name, &raw, "ref " + std::string(name) + " does not exist"));
@@ -424,7 +435,8 @@ status lmdb_store::remove(const removal& what) {
     return from_mdb(rc, "cannot delete an object");
   };
   for (auto& r : what.refs)
-    AMBER_RETURN_IF_ERROR(del(impl_->refs, r));
+    if (!r.empty()) // LMDB rejects empty keys; no such ref can exist.
+      AMBER_RETURN_IF_ERROR(del(impl_->refs, r));
   for (auto& m : what.manifests)
     AMBER_RETURN_IF_ERROR(del(impl_->manifests, m.raw()));
   for (auto& b : what.blobs)
@@ -434,19 +446,20 @@ status lmdb_store::remove(const removal& what) {
 
 result<store_stats> lmdb_store::stats() {
   store_stats out;
-  AMBER_RETURN_IF_ERROR(impl_->scan(impl_->blobs, [&](std::string_view, const MDB_val& v) {
-    ++out.blobs;
-    out.blob_bytes += v.mv_size;
-    return status::ok();
-  }));
-  AMBER_RETURN_IF_ERROR(impl_->scan(impl_->manifests, [&](std::string_view, const MDB_val&) {
-    ++out.manifests;
-    return status::ok();
-  }));
-  AMBER_RETURN_IF_ERROR(impl_->scan(impl_->refs, [&](std::string_view, const MDB_val&) {
-    ++out.refs;
-    return status::ok();
-  }));
+  // One read transaction for all three tables, so the counts agree.
+  txn t;
+  AMBER_RETURN_IF_ERROR(t.begin(impl_->env, true));
+  auto count = [&](MDB_dbi dbi, uint64_t& n, uint64_t* bytes) {
+    return impl_->scan(t.get(), dbi, [&](std::string_view, const MDB_val& v) {
+      ++n;
+      if (bytes)
+        *bytes += v.mv_size;
+      return status::ok();
+    });
+  };
+  AMBER_RETURN_IF_ERROR(count(impl_->blobs, out.blobs, &out.blob_bytes));
+  AMBER_RETURN_IF_ERROR(count(impl_->manifests, out.manifests, nullptr));
+  AMBER_RETURN_IF_ERROR(count(impl_->refs, out.refs, nullptr));
   return out;
 }
 

@@ -44,7 +44,8 @@ struct digest {
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& bytes;
+    for (auto& b : bytes)
+      ar& b;
   }
 };
 

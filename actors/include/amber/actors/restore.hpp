@@ -1,0 +1,35 @@
+#pragma once
+
+// Restoring a node from a snapshot.
+//
+// `restore_node` verifies everything before it spawns anything: the
+// manifest and every layer against their digests, the node config against
+// the recorded one (exact match), every component type and package version
+// against the registry, and every state blob (digest, then decode). Only then
+// does it start a fresh node — incarnation = the snapshot's + 1 — reinstall
+// the graphs and respawn each component with its state. The store is only read.
+
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "amber/runtime/node.hpp"
+#include "amber/storage/store.hpp"
+
+namespace amber {
+
+struct restore_options {
+  node_config config; ///< Must equal the snapshot's config, field by field.
+  size_t worker_threads = 0;
+  std::function<void(caf::actor_system_config&)> configure;
+};
+
+/// Restores the snapshot `spec` names (id, short id, ref or node name).
+/// @return the running node; not_found (unknown id, missing blob);
+///         corruption (bad digest, truncated or garbage manifest or layer);
+///         config_mismatch naming the field; unknown_type; version_mismatch.
+result<std::unique_ptr<node>> restore_node(store& s, std::string_view spec,
+                                           std::shared_ptr<const registry> types,
+                                           const restore_options& opts);
+
+} // namespace amber

@@ -1,0 +1,122 @@
+#pragma once
+
+// The content of the cache, world, effects and trace layers. Each layer is
+// stored as one index blob (these structs, Boost-encoded); the cache layer
+// also references one state blob per component.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/vector.hpp>
+
+#include "amber/checkpoint/model.hpp"
+#include "amber/checkpoint/node_config.hpp"
+#include "amber/storage/digest.hpp"
+
+namespace amber {
+
+/// One component instance and where its state lives.
+struct component_record {
+  uint32_t instance_id = 0; ///< Per-node id, stable across restores.
+  std::string name;
+  std::string type_name;
+  package_ref package;
+  std::string graph; ///< The graph that installed it; empty when spawned directly.
+  digest state;      ///< Blob with the component's Boost-encoded state.
+  uint64_t state_size = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) {
+    ar& instance_id& name& type_name& package& graph& state& state_size;
+  }
+};
+
+struct cache_layer {
+  std::vector<component_record> components; ///< Sorted by instance id.
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) {
+    ar& components;
+  }
+};
+
+/// A node this node knows (for cluster checkpoints).
+struct peer_info {
+  std::string node_name;
+  std::string peer_id;
+  std::string address;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) {
+    ar& node_name& peer_id& address;
+  }
+};
+
+struct world_layer {
+  std::string node_name;
+  node_config config;
+  uint64_t incarnation = 0;
+  uint32_t next_instance_id = 0; ///< So a restored node never reuses an id.
+  std::vector<peer_info> peers;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) {
+    ar& node_name& config& incarnation& next_instance_id& peers;
+  }
+};
+
+/// One external side effect, so that a restore never repeats a committed one.
+struct effect_record {
+  enum state_t : uint8_t { pending = 0, committed = 1, aborted = 2 };
+  uint64_t id = 0;
+  uint32_t component = 0;   ///< Instance id of the component that issued it.
+  std::string kind;         ///< E.g. "http.post", "email".
+  std::string key;          ///< Idempotency key.
+  uint8_t state = pending;
+  std::string payload;      ///< Effect-specific bytes.
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) {
+    ar& id& component& kind& key& state& payload;
+  }
+};
+
+struct effects_layer {
+  std::vector<effect_record> entries;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) {
+    ar& entries;
+  }
+};
+
+/// A message that was in flight at the cut: sent before it, received after.
+struct in_flight_message {
+  std::string sender_node; ///< Empty for a sender on the same node.
+  uint32_t sender = 0;     ///< Sender's instance id.
+  uint32_t receiver = 0;   ///< Receiver's instance id.
+  uint64_t seq = 0;        ///< Per (sender, receiver) order.
+  uint64_t epoch = 0;      ///< The sender's epoch when it sent the message.
+  std::string payload;     ///< The caf::message, through CAF's binary serializer.
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) {
+    ar& sender_node& sender& receiver& seq& epoch& payload;
+  }
+};
+
+struct trace_layer {
+  uint64_t epoch = 0;       ///< The checkpoint epoch this cut closed.
+  uint64_t pre_cut_sent = 0;     ///< Messages sent before the cut (node-wide).
+  uint64_t pre_cut_received = 0; ///< Of those, processed before the cut.
+  std::vector<in_flight_message> messages; ///< The difference, recorded.
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) {
+    ar& epoch& pre_cut_sent& pre_cut_received& messages;
+  }
+};
+
+} // namespace amber

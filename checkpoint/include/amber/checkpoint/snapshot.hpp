@@ -1,0 +1,58 @@
+#pragma once
+
+// Reading and writing whole snapshots through a `store`, without CAF.
+//
+// Writing: each capture turns its layer into an index blob with
+// `write_layer`; the coordinator then commits the manifest. Reading:
+// `load_snapshot` verifies the manifest and every layer index against their
+// digests before decoding, and checks that every state blob exists.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "amber/checkpoint/layers.hpp"
+#include "amber/checkpoint/manifest.hpp"
+#include "amber/checkpoint/model.hpp"
+#include "amber/storage/store.hpp"
+
+namespace amber {
+
+/// The ref that holds a node's latest snapshot: "nodes/<name>/head".
+std::string head_ref(std::string_view node_name);
+
+/// "application/vnd.amber.layer.<kind>.v1".
+std::string layer_media_type(layer_kind kind);
+
+/// A snapshot decoded from a store, all layers but the component state bytes.
+struct loaded_snapshot {
+  digest id;
+  manifest meta;
+  model_layer model;
+  cache_layer cache;
+  world_layer world;
+  effects_layer effects;
+  trace_layer trace;
+
+  /// Every blob the snapshot references (layer indexes and state blobs).
+  std::vector<digest> references() const;
+};
+
+/// Reads and verifies snapshot `id`.
+/// @return the snapshot; not_found for an unknown id or a missing blob;
+///         corruption for bytes that fail their digest or do not decode;
+///         format_mismatch for a manifest of another schema.
+result<loaded_snapshot> load_snapshot(store& s, const digest& id);
+
+/// Turns what a user typed into a snapshot id: a ref name, a node name (its
+/// head ref), 64 hex digits, or an unambiguous hex prefix of 4+ digits.
+/// @return the id; not_found when nothing matches; invalid_argument when a
+///         prefix matches several snapshots (naming them).
+result<digest> resolve_snapshot(store& s, std::string_view spec);
+
+/// Stores `index_bytes` as the index blob of a layer that also references
+/// `extra` blobs (already stored) of `extra_bytes` in total.
+result<layer_descriptor> write_layer(store& s, layer_kind kind, const std::string& index_bytes,
+                                     uint64_t extra_blobs = 0, uint64_t extra_bytes = 0);
+
+} // namespace amber

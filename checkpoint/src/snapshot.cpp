@@ -1,0 +1,125 @@
+#include "amber/checkpoint/snapshot.hpp"
+
+#include <set>
+
+#include "amber/checkpoint/serial.hpp"
+
+namespace amber {
+
+std::string head_ref(std::string_view node_name) {
+  return "nodes/" + std::string(node_name) + "/head";
+}
+
+std::string layer_media_type(layer_kind kind) {
+  return std::string("application/vnd.amber.layer.") + to_string(kind) + ".v1";
+}
+
+std::vector<digest> loaded_snapshot::references() const {
+  std::vector<digest> out;
+  for (auto& l : meta.layers)
+    out.push_back(l.index);
+  for (auto& c : cache.components)
+    out.push_back(c.state);
+  return out;
+}
+
+namespace {
+
+template <class T>
+status load_layer(store& s, const manifest& m, layer_kind kind, T* out) {
+  auto& d = m.layer(kind);
+  std::string what = std::string(to_string(kind)) + " layer";
+  if (d.media_type != layer_media_type(kind))
+    return status(errc::format_mismatch,
+                  what + " has media type '" + d.media_type + "', expected '"
+                    + layer_media_type(kind) + "'");
+  std::string bytes;
+  status st = s.get_blob(d.index, &bytes);
+  if (!st)
+    return st.with_context(what);
+  return decode(bytes, out, what + " index " + d.index.short_hex());
+}
+
+} // namespace
+
+result<loaded_snapshot> load_snapshot(store& s, const digest& id) {
+  loaded_snapshot out;
+  out.id = id;
+  std::string bytes;
+  AMBER_RETURN_IF_ERROR(s.get_manifest(id, &bytes));
+  auto m = decode_manifest(bytes);
+  if (!m)
+    return m.error().with_context("snapshot " + id.to_hex());
+  out.meta = std::move(*m);
+  AMBER_RETURN_IF_ERROR(load_layer(s, out.meta, layer_kind::model, &out.model));
+  AMBER_RETURN_IF_ERROR(load_layer(s, out.meta, layer_kind::cache, &out.cache));
+  AMBER_RETURN_IF_ERROR(load_layer(s, out.meta, layer_kind::world, &out.world));
+  AMBER_RETURN_IF_ERROR(load_layer(s, out.meta, layer_kind::effects, &out.effects));
+  AMBER_RETURN_IF_ERROR(load_layer(s, out.meta, layer_kind::trace, &out.trace));
+  for (auto& c : out.cache.components) {
+    status st = s.has_blob(c.state);
+    if (!st)
+      return st.with_context("state of component '" + c.name + "'");
+  }
+  return out;
+}
+
+result<digest> resolve_snapshot(store& s, std::string_view spec) {
+  if (spec.empty())
+    return status::invalid_argument("an empty snapshot name");
+  std::string text(spec);
+  for (auto& candidate : {text, head_ref(text)}) {
+    auto r = s.get_ref(candidate);
+    if (r)
+      return *r;
+    if (!r.error().is_not_found())
+      return r.error();
+  }
+  if (!is_hex_prefix(spec))
+    return status::not_found("no snapshot or ref named '" + text + "'");
+  if (spec.size() == digest::size * 2) {
+    auto d = digest::from_hex(spec);
+    if (!d)
+      return d.error();
+    AMBER_RETURN_IF_ERROR(s.get_manifest(*d, nullptr));
+    return *d;
+  }
+  if (spec.size() < 4)
+    return status::invalid_argument("snapshot id prefix '" + text
+                                    + "' is too short (4 hex digits at least)");
+  auto ids = s.list_manifests();
+  if (!ids)
+    return ids.error();
+  std::vector<digest> matches;
+  std::string lower;
+  for (char c : text)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& id : *ids)
+    if (id.to_hex().compare(0, lower.size(), lower) == 0)
+      matches.push_back(id);
+  if (matches.empty())
+    return status::not_found("no snapshot id starts with '" + text + "'");
+  if (matches.size() > 1) {
+    std::string names;
+    for (auto& m : matches)
+      names += " " + m.short_hex();
+    return status::invalid_argument("snapshot id prefix '" + text + "' is ambiguous:" + names);
+  }
+  return matches.front();
+}
+
+result<layer_descriptor> write_layer(store& s, layer_kind kind, const std::string& index_bytes,
+                                     uint64_t extra_blobs, uint64_t extra_bytes) {
+  auto put = s.put_blobs({index_bytes});
+  if (!put)
+    return put.error().with_context(std::string("writing the ") + to_string(kind) + " layer");
+  layer_descriptor d;
+  d.kind = kind;
+  d.media_type = layer_media_type(kind);
+  d.index = put->ids.front();
+  d.blobs = 1 + extra_blobs;
+  d.bytes = index_bytes.size() + extra_bytes;
+  return d;
+}
+
+} // namespace amber

@@ -1,0 +1,122 @@
+#pragma once
+
+// A node: one caf::actor_system running a set of components.
+//
+// A node owns its actor system, its config, its incarnation (0 for a fresh
+// node, the snapshot's + 1 after a restore), the graphs installed into it
+// and its components, each with a per-node instance id.
+//
+// Ownership: the node owns the actor system; everything spawned in it (the
+// checkpointer's actors too) must be gone before the node is destroyed —
+// `stop()` and the destructor kill the components and wait for all actors.
+// Thread-safety: all methods may be called from any thread, but not from
+// inside one of the node's own actors (spawn and stop block).
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "amber/checkpoint/layers.hpp"
+#include "amber/checkpoint/node_config.hpp"
+#include "amber/runtime/component_ref.hpp"
+#include "amber/runtime/node_core.hpp"
+#include "amber/runtime/registry.hpp"
+
+namespace amber {
+
+/// The version of amber a node reports in its manifests.
+const char* runtime_version() noexcept;
+
+struct node_options {
+  std::string name = "node"; ///< Names the node's head ref: nodes/<name>/head.
+  node_config config;
+  uint64_t incarnation = 0;
+  /// Scheduler threads; 0 keeps CAF's default (one per core).
+  size_t worker_threads = 0;
+  /// Called on the actor system's config before the system starts, e.g. to
+  /// `add_message_type` the custom types components send each other.
+  std::function<void(caf::actor_system_config&)> configure;
+};
+
+class node {
+public:
+  node(std::shared_ptr<const registry> types, node_options opts);
+  ~node();
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  caf::actor_system& system() { return *system_; }
+  const std::string& name() const { return opts_.name; }
+  const node_config& config() const { return opts_.config; }
+  uint64_t incarnation() const { return opts_.incarnation; }
+  const registry& types() const { return *types_; }
+
+  /// Spawns a component of a registered type under a node-unique name.
+  /// @return its ref; unknown_type; invalid_argument for a taken or empty name.
+  result<component_ref> spawn(const std::string& type_name, const std::string& name,
+                              std::map<std::string, std::string> params = {});
+
+  /// Checks a graph (unique names, known types, wires between its own or
+  /// existing instances), then spawns its instances and wires them.
+  /// @return ok; invalid_argument or unknown_type naming the problem (nothing
+  ///         is spawned then).
+  status install(const graph_def& graph);
+
+  std::optional<component_ref> find(const std::string& name) const;
+  std::optional<component_ref> find(uint32_t id) const;
+  /// All components, sorted by instance id.
+  std::vector<component_ref> components() const;
+  std::vector<graph_def> graphs() const;
+  uint32_t next_instance_id() const;
+
+  /// The snapshot this node's state descends from: the last checkpoint it
+  /// took, or the one it was restored from. Parent of its next checkpoint.
+  std::optional<digest> last_snapshot() const;
+  void set_last_snapshot(const digest& id);
+
+  /// Waits until no component message is in flight and nothing was handled
+  /// for `settle`. @return false when that did not happen within `timeout`.
+  bool wait_quiet(std::chrono::milliseconds timeout,
+                  std::chrono::milliseconds settle = std::chrono::milliseconds(2));
+
+  /// Kills all components and waits for every actor of the system to finish.
+  void stop();
+
+  /// @private For the checkpoint actors and restore.
+  node_core& core() { return *core_; }
+  /// @private Restore: respawns a recorded component with its decoded state.
+  result<component_ref> respawn(const component_record& rec, std::shared_ptr<void> state,
+                                const std::map<std::string, std::string>& params);
+  /// @private Restore: records a graph and its wires without spawning.
+  void adopt_graph(const graph_def& graph);
+  /// @private Restore: ids continue after the snapshot's.
+  void set_next_instance_id(uint32_t id);
+
+private:
+  result<component_ref> spawn_with_id(uint32_t id, const std::string& type_name,
+                                      const std::string& name, const std::string& graph,
+                                      std::map<std::string, std::string> params,
+                                      std::shared_ptr<void> state);
+
+  std::shared_ptr<const registry> types_;
+  node_options opts_;
+  std::unique_ptr<caf::actor_system_config> cfg_;
+  std::unique_ptr<caf::actor_system> system_;
+  std::shared_ptr<node_core> core_;
+  mutable std::mutex mutex_;
+  std::vector<graph_def> graphs_;     // guarded by mutex_
+  uint32_t next_id_ = 1;              // guarded by mutex_
+  std::optional<digest> last_snapshot_; // guarded by mutex_
+  bool stopped_ = false;                // guarded by mutex_
+};
+
+} // namespace amber
