@@ -57,7 +57,6 @@ reply capture_effects(const capture_context& ctx) {
 
 reply capture_trace(const capture_context& ctx) {
   trace_layer layer;
-  layer.epoch = ctx.epoch;
   auto& counters = ctx.source->core().counters;
   layer.pre_cut_sent = counters.sent.load(std::memory_order_acquire);
   layer.pre_cut_received = counters.delivered.load(std::memory_order_acquire);

@@ -107,15 +107,17 @@ struct in_flight_message {
   }
 };
 
+// The cut's epoch number is deliberately not stored: epochs restart with each
+// incarnation, and leaving it out keeps an unchanged node's trace blob equal
+// from one checkpoint to the next.
 struct trace_layer {
-  uint64_t epoch = 0;       ///< The checkpoint epoch this cut closed.
   uint64_t pre_cut_sent = 0;     ///< Messages sent before the cut (node-wide).
   uint64_t pre_cut_received = 0; ///< Of those, processed before the cut.
   std::vector<in_flight_message> messages; ///< The difference, recorded.
 
   template <class Archive>
   void serialize(Archive& ar, unsigned) {
-    ar& epoch& pre_cut_sent& pre_cut_received& messages;
+    ar& pre_cut_sent& pre_cut_received& messages;
   }
 };
 

@@ -8,7 +8,9 @@
 // REQUIRES: bytes handed to `decode` come from a digest-checked read: Boost
 // trusts length prefixes, and a corrupt one can make it allocate gigabytes.
 
+#include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -60,11 +62,20 @@ status decode(std::string_view bytes, T* value, const std::string& what) {
 }
 
 /// Serializes a std::optional<T> (Boost 1.74 has no std::optional support).
+/// The presence flag is one byte, 0 or 1. It is read as uint8_t, not bool:
+/// Boost loads a bool by copying the byte in (undefined behaviour for other
+/// values, and a BOOST_ASSERT abort in debug builds), so a corrupt flag must
+/// be checked before it becomes a bool.
 template <class Archive, class T>
 void serialize_optional(Archive& ar, std::optional<T>& value) {
-  bool present = value.has_value();
+  uint8_t present = value.has_value() ? 1 : 0;
   T content = present ? *value : T{};
   ar& present;
+  if constexpr (Archive::is_loading::value) {
+    if (present > 1)
+      throw std::runtime_error("optional presence flag is " + std::to_string(present)
+                               + ", not 0 or 1");
+  }
   ar& content;
   if constexpr (Archive::is_loading::value) {
     if (present)

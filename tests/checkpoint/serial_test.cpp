@@ -1,0 +1,205 @@
+// serial.hpp: Boost binary encoding to and from strings, and the promise that
+// bad bytes come back as corruption instead of a crash.
+
+#include "amber/checkpoint/serial.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <boost/serialization/map.hpp>
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/vector.hpp>
+
+#include "amber/checkpoint/model.hpp"
+#include "amber/checkpoint/node_config.hpp"
+
+using amber::decode;
+using amber::encode;
+using amber::encode_into;
+using amber::errc;
+using amber::status;
+
+namespace {
+
+// A struct with one of everything the layers use.
+struct sample {
+  std::string name;
+  std::map<std::string, std::vector<std::string>> tags;
+  std::vector<uint64_t> numbers;
+  std::optional<uint64_t> limit;
+  std::optional<std::string> note;
+  int32_t signed_value = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) {
+    ar& name& tags& numbers;
+    amber::serialize_optional(ar, limit);
+    amber::serialize_optional(ar, note);
+    ar& signed_value;
+  }
+};
+
+sample full_sample() {
+  sample s;
+  s.name = std::string("na\0me", 5);
+  s.tags = {{"a", {"x", "y"}}, {"b", {}}, {"", {std::string(300, 'z')}}};
+  s.numbers = {0, 1, UINT64_MAX};
+  s.limit = 0;
+  s.note = "";
+  s.signed_value = -7;
+  return s;
+}
+
+void check_same(const sample& a, const sample& b) {
+  CHECK(a.name == b.name);
+  CHECK(a.tags == b.tags);
+  CHECK(a.numbers == b.numbers);
+  CHECK(a.limit == b.limit);
+  CHECK(a.note == b.note);
+  CHECK(a.signed_value == b.signed_value);
+}
+
+// The position of `needle` in `hay`; fails the test when it is absent.
+size_t find_bytes(const std::string& hay, const std::string& needle) {
+  auto pos = hay.find(needle);
+  REQUIRE(pos != std::string::npos);
+  return pos;
+}
+
+} // namespace
+
+TEST_CASE("a struct with strings, maps, vectors and set optionals survives a round trip") {
+  auto in = full_sample();
+  auto bytes = encode(in);
+  sample out;
+  REQUIRE(decode(bytes, &out, "sample") == status::ok());
+  check_same(in, out);
+}
+
+TEST_CASE("unset optionals decode as unset, even over a value that was there before") {
+  sample in;
+  in.name = "empty";
+  auto bytes = encode(in);
+  sample out = full_sample();
+  REQUIRE(decode(bytes, &out, "sample").is_ok());
+  CHECK_FALSE(out.limit.has_value());
+  CHECK_FALSE(out.note.has_value());
+  CHECK(out.tags.empty());
+  CHECK(out.numbers.empty());
+  CHECK(out.name == "empty");
+}
+
+TEST_CASE("a set optional holding zero is told apart from an unset one") {
+  sample zero;
+  zero.limit = 0;
+  sample unset;
+  CHECK(encode(zero) != encode(unset));
+}
+
+TEST_CASE("encoding is deterministic") {
+  CHECK(encode(full_sample()) == encode(full_sample()));
+  CHECK(encode(amber::model_layer{}) == encode(amber::model_layer{}));
+}
+
+TEST_CASE("encode_into appends to what the string already holds") {
+  std::string out = "prefix";
+  encode_into(full_sample(), &out);
+  REQUIRE(out.size() > 6);
+  CHECK(out.compare(0, 6, "prefix") == 0);
+  CHECK(out.substr(6) == encode(full_sample()));
+}
+
+TEST_CASE("a node config with unset and set optionals survives a round trip") {
+  amber::node_config c;
+  c.peer_id = std::string("\0\x7f\xff", 3);
+  c.max_pending_async = 9;
+  c.bus_capacity = 1;
+  amber::node_config out;
+  out.cycle_op_budget = 5; // Must be reset to unset by the decode.
+  REQUIRE(decode(encode(c), &out, "config").is_ok());
+  CHECK(out == c);
+  CHECK_FALSE(out.cycle_op_budget.has_value());
+}
+
+TEST_CASE("every truncation of an encoding is corruption naming what was decoded") {
+  auto bytes = encode(full_sample());
+  for (size_t len = 0; len < bytes.size(); ++len) {
+    CAPTURE(len);
+    sample out;
+    auto st = decode(std::string_view(bytes).substr(0, len), &out, "the sample");
+    REQUIRE(st.code() == errc::corruption);
+    CHECK(st.message().find("the sample") != std::string::npos);
+  }
+}
+
+TEST_CASE("bytes after the encoded value are corruption") {
+  auto bytes = encode(full_sample());
+  sample out;
+  auto st = decode(bytes + "x", &out, "sample");
+  CHECK(st.code() == errc::corruption);
+  CHECK(st.message().find("trailing") != std::string::npos);
+  CHECK(decode(bytes + bytes, &out, "sample").code() == errc::corruption);
+  CHECK(decode(bytes + std::string(1, '\0'), &out, "sample").code() == errc::corruption);
+}
+
+TEST_CASE("garbage bytes are corruption") {
+  sample out;
+  CHECK(decode("", &out, "sample").code() == errc::corruption);
+  CHECK(decode("hello, world", &out, "sample").code() == errc::corruption);
+  CHECK(decode(std::string(64, '\0'), &out, "sample").code() == errc::corruption);
+  CHECK(decode(std::string(64, '\xff'), &out, "sample").code() == errc::corruption);
+  std::mt19937 rng(42);
+  for (int round = 0; round < 500; ++round) {
+    std::string junk(rng() % 200, '\0');
+    for (auto& c : junk)
+      c = static_cast<char>(rng());
+    CAPTURE(round);
+    REQUIRE(decode(junk, &out, "sample").code() == errc::corruption);
+  }
+}
+
+TEST_CASE("an encoding of another type with a different layout is corruption") {
+  amber::model_layer m;
+  m.graphs.resize(1);
+  m.graphs[0].name = "g";
+  sample out;
+  CHECK(decode(encode(m), &out, "sample").code() == errc::corruption);
+}
+
+TEST_CASE("a string length larger than memory is corruption, not a crash") {
+  sample in;
+  in.name = "MARKER";
+  auto bytes = encode(in);
+  auto pos = find_bytes(bytes, "MARKER");
+  REQUIRE(pos >= sizeof(uint64_t));
+  uint64_t length = 0;
+  std::memcpy(&length, bytes.data() + pos - sizeof(length), sizeof(length));
+  REQUIRE(length == 6); // The length prefix sits right before the characters.
+  std::memset(bytes.data() + pos - sizeof(length), 0xff, sizeof(length));
+  sample out;
+  CHECK(decode(bytes, &out, "sample").code() == errc::corruption);
+}
+
+TEST_CASE("an optional's presence flag other than 0 or 1 is corruption") {
+  sample in;
+  in.limit = 0x1122334455667788;
+  auto bytes = encode(in);
+  uint64_t value = *in.limit;
+  auto pos = find_bytes(bytes, std::string(reinterpret_cast<const char*>(&value), sizeof(value)));
+  REQUIRE(pos >= 1);
+  REQUIRE(bytes[pos - 1] == 1); // The flag sits right before the value.
+  sample out;
+  REQUIRE(decode(bytes, &out, "sample").is_ok());
+  bytes[pos - 1] = 2;
+  auto st = decode(bytes, &out, "sample");
+  CHECK(st.code() == errc::corruption);
+  bytes[pos - 1] = '\xff';
+  CHECK(decode(bytes, &out, "sample").code() == errc::corruption);
+}
