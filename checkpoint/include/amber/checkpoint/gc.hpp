@@ -1,0 +1,56 @@
+#pragma once
+
+// `amber gc`: remove snapshots beyond a retention policy, and every blob no
+// retained snapshot reaches.
+//
+// Retained: every snapshot a ref points at (each node's head among them),
+// and, with `keep`, each node's `keep` newest snapshots; without `keep`,
+// every snapshot (gc then only removes blobs no snapshot references, such as
+// those of a checkpoint that failed before its commit).
+//
+// Safety: the blobs a retained snapshot reaches are those `load_snapshot`
+// reports, so gc refuses (removing nothing) when any snapshot of the store
+// cannot be read: it could not know what a damaged snapshot still needs.
+// Everything is removed in one store transaction. Just before it, gc lists
+// the snapshots again and plans anew when one was committed meanwhile, so a
+// checkpoint that reuses a blob gc meant to remove keeps it. A checkpoint
+// whose commit lands between that last look and the removal can still lose
+// a blob it reuses; its commit then fails (the store checks references at
+// commit), it never produces a broken snapshot. Run gc while no node writes
+// to the store to rule even that out.
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "amber/checkpoint/progress.hpp"
+#include "amber/storage/store.hpp"
+
+namespace amber {
+
+struct gc_options {
+  /// Snapshots to keep per node, newest first; nullopt keeps all. >= 1.
+  std::optional<uint64_t> keep;
+  /// Plan and report, but remove nothing.
+  bool dry_run = false;
+};
+
+struct gc_report {
+  std::vector<digest> removed_snapshots; ///< Sorted.
+  uint64_t removed_blobs = 0;
+  uint64_t freed_bytes = 0; ///< Blob and manifest bytes removed.
+  uint64_t kept_snapshots = 0;
+  uint64_t kept_blobs = 0;
+  uint64_t kept_bytes = 0; ///< Blob bytes kept.
+  bool dry_run = false;
+};
+
+/// Collects garbage in `s` as `opts` says.
+/// @return what was (or, dry, would be) removed; invalid_argument for
+///         keep == 0; corruption or not_found naming a snapshot that cannot
+///         be read (nothing removed); busy when snapshots kept arriving
+///         while planning; any store error.
+result<gc_report> collect_garbage(store& s, const gc_options& opts,
+                                  const progress_fn& progress = {});
+
+} // namespace amber
