@@ -1,10 +1,19 @@
 #pragma once
 
 // @private The five layer-capture actors and what they exchange with the
-// coordinator. Captures run detached: they hash and write to LMDB, which
-// blocks, and must not hold up the scheduler threads components run on.
+// coordinator and the components.
+//
+// model, world and effects answer a capture request at once from the node.
+// cache and trace collect a cut: every component sends its state to the
+// cache capture and its message counts to the trace capture when it takes
+// part in the cut, and the trace capture receives each message that was in
+// flight. They answer the coordinator when their part is complete. Captures
+// run detached: they hash and write to LMDB, which blocks, and must not hold
+// up the scheduler threads the components run on.
 
+#include <chrono>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -16,19 +25,21 @@
 
 namespace amber {
 
-/// What every capture of one checkpoint sees: the same frozen view.
+/// What every capture of one checkpoint sees.
 struct capture_context {
   node* source = nullptr; ///< Outlives the checkpoint (see checkpointer.hpp).
   std::shared_ptr<store> sink;
   uint64_t epoch = 0;
-  std::vector<component_ref> components; ///< Sorted by instance id.
-  std::chrono::milliseconds timeout{0};
+  std::vector<component_ref> components; ///< In the cut; sorted by instance id.
+  std::unordered_map<uint32_t, uint64_t> injected; ///< See node_core::injected.
 };
 
 /// What a capture answers: its layer and every blob the layer references.
 struct capture_result {
   layer_descriptor descriptor;
   std::vector<digest> references;
+  uint64_t in_flight = 0; ///< trace: messages recorded.
+  uint64_t reused = 0;    ///< cache: components whose blob was reused.
 };
 
 using capture_context_ptr = std::shared_ptr<const capture_context>;

@@ -10,28 +10,47 @@
 namespace amber {
 
 checkpointer::checkpointer(node& n, std::shared_ptr<store> s, checkpoint_options opts)
-  : node_(n), store_(std::move(s)), opts_(opts) {
+  : node_(n), store_(std::move(s)), opts_(std::move(opts)) {
   coordinator_ = spawn_coordinator(node_, store_, opts_);
+  node_.attach(coordinator_);
 }
 
 checkpointer::~checkpointer() {
-  // The capture actors are linked to the coordinator and go with it.
-  caf::anon_send_exit(coordinator_, caf::exit_reason::user_shutdown);
+  if (!stopped_) {
+    node_.core().set_sinks({});
+    // The capture actors are linked to the coordinator and go with it.
+    caf::anon_send_exit(coordinator_, caf::exit_reason::user_shutdown);
+  }
 }
 
-result<digest> checkpointer::checkpoint() {
+result<checkpoint_report> checkpointer::checkpoint_with_report() {
   caf::scoped_actor self{node_.system()};
-  result<digest> out = status(errc::internal, "the coordinator gave no answer");
+  result<checkpoint_report> out = status(errc::internal, "the coordinator gave no answer");
   // The coordinator enforces opts_.timeout itself; the margin here only
   // guards against a coordinator that died without answering.
   auto wait = opts_.timeout + std::chrono::seconds(5);
-  self->request(coordinator_, wait, checkpoint_atom::value)
-    .receive(
-      [&](std::string& hex) {
-        auto id = digest::from_hex(hex);
-        out = id ? result<digest>(*id) : result<digest>(id.error());
-      },
-      [&](caf::error& err) { out = from_caf_error(node_.system(), err); });
+  self->request(coordinator_, wait, checkpoint_atom::value, report_atom::value)
+    .receive([&](checkpoint_report_ptr& rep) { out = *rep; },
+             [&](caf::error& err) { out = from_caf_error(node_.system(), err); });
+  return out;
+}
+
+result<digest> checkpointer::checkpoint() {
+  auto rep = checkpoint_with_report();
+  if (!rep)
+    return rep.error();
+  return rep->id;
+}
+
+result<digest> checkpointer::stop() {
+  if (stopped_)
+    return status(errc::aborted, "the checkpointer is already stopped");
+  result<digest> out = status(errc::aborted, "no final checkpoint was asked for");
+  if (opts_.checkpoint_on_stop)
+    out = checkpoint();
+  stopped_ = true;
+  node_.core().set_sinks({});
+  caf::anon_send_exit(coordinator_, caf::exit_reason::user_shutdown);
   return out;
 }
 

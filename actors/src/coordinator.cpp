@@ -1,6 +1,7 @@
 #include "coordinator.hpp"
 
 #include <array>
+#include <mutex>
 
 #include <caf/stateful_actor.hpp>
 
@@ -13,25 +14,19 @@ namespace amber {
 
 namespace {
 
-struct counter_reading {
-  uint64_t sent = 0;
-  uint64_t delivered = 0;
-  uint64_t handled = 0;
+using clock_type = std::chrono::steady_clock;
 
-  static counter_reading of(const message_counters& c) {
-    return {c.sent.load(std::memory_order_acquire), c.delivered.load(std::memory_order_acquire),
-            c.handled.load(std::memory_order_acquire)};
-  }
-  friend bool operator!=(const counter_reading& a, const counter_reading& b) {
-    return a.sent != b.sent || a.delivered != b.delivered || a.handled != b.handled;
-  }
+// One checkpoint in progress: the five answers as they arrive.
+struct round {
+  std::shared_ptr<capture_context> ctx;
+  std::optional<digest> expected_head;
+  std::array<capture_result_ptr, layer_count> results;
+  size_t pending = layer_count;
+  bool done = false;
+  clock_type::time_point start = clock_type::now();
+  /// Who asked; empty for a periodic checkpoint.
+  std::function<void(const result<checkpoint_report>&)> reply;
 };
-
-status not_quiescent(const std::string& node, const counter_reading& r) {
-  return status(errc::not_quiescent,
-                "node '" + node + "' has " + std::to_string(r.sent - r.delivered)
-                  + " component message(s) in flight; a checkpoint needs a quiet node");
-}
 
 struct coordinator_state {
   static inline const char* name = "amber.coordinator";
@@ -40,16 +35,7 @@ struct coordinator_state {
   bool busy = false;
 };
 
-// One checkpoint in progress: the five answers as they arrive.
-struct round {
-  std::shared_ptr<capture_context> ctx;
-  counter_reading before;
-  std::optional<digest> expected_head;
-  std::array<capture_result_ptr, layer_count> results;
-  size_t pending = layer_count;
-  bool failed = false;
-  caf::response_promise promise;
-};
+using coordinator_actor = caf::stateful_actor<coordinator_state>;
 
 int64_t now_ms() {
   using namespace std::chrono;
@@ -57,13 +43,7 @@ int64_t now_ms() {
 }
 
 // Builds and commits the manifest once all five layers are in.
-status commit(node& n, store& s, round& r, digest* id) {
-  auto after = counter_reading::of(n.core().counters);
-  if (after != r.before)
-    return status(errc::not_quiescent, "node '" + n.name()
-                                         + "' processed messages while the checkpoint ran ("
-                                         + std::to_string(after.handled - r.before.handled)
-                                         + " handled); nothing was committed");
+result<digest> commit(node& n, store& s, const round& r) {
   manifest m;
   m.node.name = n.name();
   m.node.peer_id = n.config().peer_id;
@@ -83,82 +63,157 @@ status commit(node& n, store& s, round& r, digest* id) {
   c.ref = head_ref(n.name());
   c.expected_head = r.expected_head;
   auto committed = s.commit_snapshot(c);
-  if (!committed)
-    return committed.error();
-  n.set_last_snapshot(*committed);
-  *id = *committed;
-  return status::ok();
+  if (committed)
+    n.set_last_snapshot(*committed);
+  return committed;
 }
 
-caf::behavior coordinator(caf::stateful_actor<coordinator_state>* self, node* n,
-                          std::shared_ptr<store> s, checkpoint_options opts) {
+class coordinator_logic {
+public:
+  coordinator_logic(coordinator_actor* self, node* n, std::shared_ptr<store> s,
+                    checkpoint_options opts)
+    : self_(self), node_(n), store_(std::move(s)), opts_(std::move(opts)) {}
+
+  /// Starts a checkpoint; `reply` hears how it ended (also on refusal).
+  void begin(std::function<void(const result<checkpoint_report>&)> reply) {
+    auto& st = self_->state;
+    if (st.busy) {
+      reply(status(errc::busy, "a checkpoint of node '" + node_->name() + "' is already running"));
+      return;
+    }
+    auto r = std::make_shared<round>();
+    r->reply = std::move(reply);
+    auto head = store_->get_ref(head_ref(node_->name()));
+    if (head) {
+      r->expected_head = *head;
+    } else if (!head.error().is_not_found()) {
+      r->reply(head.error());
+      return;
+    }
+    r->ctx = std::make_shared<capture_context>();
+    r->ctx->source = node_;
+    r->ctx->sink = store_;
+    auto& core = node_->core();
+    {
+      // No spawn in between: every component is in the list or born after.
+      std::unique_lock<std::shared_mutex> guard(core.cut_mutex());
+      r->ctx->epoch = ++st.epoch;
+      core.current_epoch.store(st.epoch, std::memory_order_release);
+      r->ctx->components = node_->components();
+    }
+    r->ctx->injected = core.injected();
+    st.busy = true;
+    capture_context_ptr ctx = r->ctx;
+    for (size_t i = 0; i < layer_count; ++i) {
+      auto kind = static_cast<layer_kind>(i);
+      self_->request(st.captures[i], opts_.timeout, capture_atom::value, ctx)
+        .then([this, r, i](capture_result_ptr& res) { on_layer(r, i, std::move(res)); },
+              [this, r, kind](caf::error& err) {
+                auto why = from_caf_error(self_->system(), err);
+                if (why.code() == errc::timeout)
+                  why = status(errc::timeout, "the cut did not complete within "
+                                                + std::to_string(opts_.timeout.count())
+                                                + " ms (a component died or counts never "
+                                                  "balanced); nothing was committed");
+                end(r, why.with_context(std::string("capturing the ") + to_string(kind)
+                                        + " layer"));
+              });
+    }
+    for (auto& c : ctx->components)
+      self_->send(c.handle, cut_atom::value, ctx->epoch);
+  }
+
+  void tick() {
+    if (!self_->state.busy)
+      begin([this](const result<checkpoint_report>&) {});
+    self_->delayed_send(self_, opts_.interval, tick_atom::value);
+  }
+
+private:
+  void on_layer(const std::shared_ptr<round>& r, size_t i, capture_result_ptr res) {
+    if (r->done)
+      return;
+    r->results[i] = std::move(res);
+    if (--r->pending > 0)
+      return;
+    auto id = commit(*node_, *store_, *r);
+    if (!id) {
+      end(r, id.error());
+      return;
+    }
+    checkpoint_report rep;
+    rep.id = *id;
+    rep.duration = std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now()
+                                                                         - r->start);
+    rep.components = r->ctx->components.size();
+    rep.reused = r->results[static_cast<size_t>(layer_kind::cache)]->reused;
+    rep.in_flight = r->results[static_cast<size_t>(layer_kind::trace)]->in_flight;
+    end(r, rep);
+  }
+
+  void end(const std::shared_ptr<round>& r, const result<checkpoint_report>& outcome) {
+    if (r->done)
+      return;
+    r->done = true;
+    self_->state.busy = false;
+    if (!outcome) {
+      // Drop the aborted cut's stragglers, and make every component
+      // serialize in full next time: its reused blob may not be committed.
+      for (auto& cap : self_->state.captures)
+        self_->send(cap, abort_atom::value, r->ctx->epoch);
+      node_->core().bump_generation();
+    }
+    if (opts_.on_checkpoint)
+      opts_.on_checkpoint(outcome);
+    r->reply(outcome);
+  }
+
+  coordinator_actor* self_;
+  node* node_;
+  std::shared_ptr<store> store_;
+  checkpoint_options opts_;
+};
+
+caf::behavior coordinator(coordinator_actor* self, node* n, std::shared_ptr<store> s,
+                          checkpoint_options opts) {
   for (size_t i = 0; i < layer_count; ++i) {
     self->state.captures[i] = spawn_capture(self->system(), static_cast<layer_kind>(i));
     self->link_to(self->state.captures[i]);
   }
+  n->core().set_sinks({self->state.captures[static_cast<size_t>(layer_kind::cache)],
+                       self->state.captures[static_cast<size_t>(layer_kind::trace)]});
+  auto logic = std::make_shared<coordinator_logic>(self, n, std::move(s), opts);
+  if (opts.interval.count() > 0)
+    self->delayed_send(self, opts.interval, tick_atom::value);
   return {
-    [=](checkpoint_atom) -> caf::result<std::string> {
-      if (self->state.busy)
-        return to_caf_error(status(errc::busy, "a checkpoint of node '" + n->name()
-                                                 + "' is already running"));
-      auto r = std::make_shared<round>();
-      r->before = counter_reading::of(n->core().counters);
-      if (r->before.sent != r->before.delivered)
-        return to_caf_error(not_quiescent(n->name(), r->before));
-      auto head = s->get_ref(head_ref(n->name()));
-      if (head)
-        r->expected_head = *head;
-      else if (!head.error().is_not_found())
-        return to_caf_error(head.error());
-      r->ctx = std::make_shared<capture_context>();
-      r->ctx->source = n;
-      r->ctx->sink = s;
-      r->ctx->epoch = ++self->state.epoch;
-      r->ctx->components = n->components();
-      r->ctx->timeout = opts.timeout;
-      r->promise = self->make_response_promise();
-      self->state.busy = true;
-      auto fail = [self, r](const status& st) {
-        if (r->failed)
-          return;
-        r->failed = true;
-        self->state.busy = false;
-        r->promise.deliver(to_caf_error(st));
-      };
-      capture_context_ptr ctx = r->ctx;
-      for (size_t i = 0; i < layer_count; ++i) {
-        auto kind = static_cast<layer_kind>(i);
-        self->request(self->state.captures[i], opts.timeout, capture_atom::value, ctx)
-          .then(
-            [=](capture_result_ptr& res) {
-              if (r->failed)
-                return;
-              r->results[i] = std::move(res);
-              if (--r->pending > 0)
-                return;
-              digest id;
-              status st = commit(*n, *s, *r, &id);
-              if (!st) {
-                fail(st);
-                return;
-              }
-              self->state.busy = false;
-              r->promise.deliver(id.to_hex());
-            },
-            [=](caf::error& err) {
-              fail(from_caf_error(self->system(), err)
-                     .with_context(std::string("capturing the ") + to_string(kind) + " layer"));
-            });
-      }
-      return r->promise;
+    [self, logic](checkpoint_atom) -> caf::result<std::string> {
+      auto rp = self->make_response_promise<std::string>();
+      logic->begin([rp](const result<checkpoint_report>& r) mutable {
+        if (r)
+          rp.deliver(r->id.to_hex());
+        else
+          rp.deliver(to_caf_error(r.error()));
+      });
+      return rp;
     },
+    [self, logic](checkpoint_atom, report_atom) -> caf::result<checkpoint_report_ptr> {
+      auto rp = self->make_response_promise<checkpoint_report_ptr>();
+      logic->begin([rp](const result<checkpoint_report>& r) mutable {
+        if (r)
+          rp.deliver(std::make_shared<const checkpoint_report>(*r));
+        else
+          rp.deliver(to_caf_error(r.error()));
+      });
+      return rp;
+    },
+    [logic](tick_atom) { logic->tick(); },
   };
 }
 
 } // namespace
 
 caf::actor spawn_coordinator(node& n, std::shared_ptr<store> s, checkpoint_options opts) {
-  return n.system().spawn<caf::detached>(coordinator, &n, std::move(s), opts);
+  return n.system().spawn<caf::detached>(coordinator, &n, std::move(s), std::move(opts));
 }
 
 } // namespace amber

@@ -5,12 +5,21 @@
 #include <memory>
 
 #include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 
 #include "amber/actors/checkpointer.hpp"
 
 namespace amber {
 
-/// Spawns a coordinator (and, linked to it, its five capture actors).
+using report_atom = caf::atom_constant<caf::atom("a_report")>;
+using checkpoint_report_ptr = std::shared_ptr<const checkpoint_report>;
+
+/// Spawns a coordinator and, linked to it, its five capture actors; points
+/// the node's cut sinks at the cache and trace captures.
+/// Answers `checkpoint_atom` with the id in hex, and
+/// `(checkpoint_atom, report_atom)` with a checkpoint_report_ptr.
 caf::actor spawn_coordinator(node& n, std::shared_ptr<store> s, checkpoint_options opts);
 
 } // namespace amber
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(amber::checkpoint_report_ptr)

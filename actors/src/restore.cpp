@@ -2,7 +2,11 @@
 
 #include <unordered_map>
 
+#include <caf/send.hpp>
+
 #include "amber/checkpoint/snapshot.hpp"
+#include "amber/runtime/envelope.hpp"
+#include "amber/runtime/message_codec.hpp"
 
 namespace amber {
 
@@ -63,6 +67,17 @@ result<std::unique_ptr<node>> restore_node(store& s, std::string_view spec,
   nopts.worker_threads = opts.worker_threads;
   nopts.configure = opts.configure;
   auto n = std::make_unique<node>(std::move(types), std::move(nopts));
+  // The messages that were in flight: decoded with the new node's actor
+  // system (their types must be registered there) before anything spawns.
+  std::vector<std::pair<const in_flight_message*, caf::message>> replay;
+  for (auto& m : snap->trace.messages) {
+    auto msg = decode_message(n->system(), m.payload);
+    if (!msg)
+      return msg.error().with_context("restoring " + id->short_hex() + ": message "
+                                      + std::to_string(m.seq) + " from component "
+                                      + std::to_string(m.sender));
+    replay.emplace_back(&m, std::move(*msg));
+  }
   for (auto& g : snap->model.graphs)
     n->adopt_graph(g);
   n->set_next_instance_id(snap->world.next_instance_id);
@@ -70,6 +85,19 @@ result<std::unique_ptr<node>> restore_node(store& s, std::string_view spec,
     auto ref = n->respawn(*p.record, std::move(p.state), p.params);
     if (!ref)
       return ref.error().with_context("restoring " + id->short_hex());
+  }
+  // Re-deliver them, per sender in order, before anyone else can send:
+  // each receiver's mailbox has them ahead of any new input.
+  auto& core = n->core();
+  for (auto& [rec, msg] : replay) {
+    auto receiver = n->find(rec->receiver);
+    if (!receiver)
+      return status::corruption("restoring " + id->short_hex()
+                                + ": a message in flight is addressed to unknown component "
+                                + std::to_string(rec->receiver));
+    core.add_injected(rec->receiver, 1);
+    core.counters.sent.fetch_add(1, std::memory_order_release);
+    caf::anon_send(receiver->handle, envelope{0, rec->sender, rec->seq, std::move(msg)});
   }
   n->set_last_snapshot(*id);
   return n;

@@ -43,8 +43,10 @@ std::string encode_manifest(const manifest& m) {
     {"created_at_ms", m.created_at_ms},
     {"parents", parents},
   };
-  // nlohmann::json keeps object keys sorted: dump() is canonical.
-  return doc.dump();
+  // nlohmann::json keeps object keys sorted: dump() is canonical. JSON holds
+  // only UTF-8, and dump() throws on anything else; a name that is not UTF-8
+  // gets U+FFFD for each bad byte rather than an exception out of a commit.
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 namespace {
@@ -75,7 +77,14 @@ public:
   }
   int64_t i64(const json& obj, const char* key, const std::string& where) {
     auto v = find(obj, key, &json::is_number_integer, where);
-    return v ? v->get<int64_t>() : 0;
+    if (!v)
+      return 0;
+    // Non-negative numbers parse as unsigned; above INT64_MAX they would wrap.
+    if (v->is_number_unsigned() && v->get<uint64_t>() > uint64_t{INT64_MAX}) {
+      fail(status::corruption("manifest field '" + where + key + "' is out of range"));
+      return 0;
+    }
+    return v->get<int64_t>();
   }
   digest hex_digest(const json& obj, const char* key, const std::string& where) {
     auto text = str(obj, key, where);
@@ -109,13 +118,14 @@ result<manifest> decode_manifest(std::string_view bytes) {
     return status::corruption("manifest is not a JSON object");
   reader r;
   manifest m;
-  m.schema_version = static_cast<uint32_t>(r.u64(doc, "schema_version", ""));
+  // Compared as read, before narrowing: 2^32 + 1 must not pass for schema 1.
+  uint64_t schema = r.u64(doc, "schema_version", "");
   m.media_type = r.str(doc, "media_type", "");
   if (!r.state())
     return r.state();
-  if (m.schema_version != manifest::current_schema || m.media_type != manifest::current_media_type)
+  if (schema != manifest::current_schema || m.media_type != manifest::current_media_type)
     return status(errc::format_mismatch,
-                  "manifest has schema " + std::to_string(m.schema_version) + " ("
+                  "manifest has schema " + std::to_string(schema) + " ("
                     + m.media_type + "); this build reads schema "
                     + std::to_string(manifest::current_schema));
   auto node = r.find(doc, "node", &json::is_object, "");

@@ -1,5 +1,6 @@
 #include "amber/checkpoint/snapshot.hpp"
 
+#include <cctype>
 #include <set>
 
 #include "amber/checkpoint/serial.hpp"

@@ -1,6 +1,7 @@
 #include "amber/runtime/node.hpp"
 
 #include <set>
+#include <shared_mutex>
 #include <thread>
 
 #include <caf/send.hpp>
@@ -74,6 +75,7 @@ result<component_ref> node::spawn_with_id(uint32_t id, const std::string& type_n
     if (stopped_)
       return status(errc::aborted, "node '" + opts_.name + "' is stopped");
   }
+  std::shared_lock<std::shared_mutex> cut_guard(core_->cut_mutex());
   component_init init{core_, id, name, std::move(params), std::move(state)};
   component_ref ref;
   ref.id = id;
@@ -182,13 +184,22 @@ bool node::wait_quiet(std::chrono::milliseconds timeout, std::chrono::millisecon
   return false;
 }
 
+void node::attach(caf::actor actor) {
+  std::lock_guard<std::mutex> guard(mutex_);
+  attached_.push_back(std::move(actor));
+}
+
 void node::stop() {
+  std::vector<caf::actor> attached;
   {
     std::lock_guard<std::mutex> guard(mutex_);
     if (stopped_)
       return;
     stopped_ = true;
+    attached.swap(attached_);
   }
+  for (auto& a : attached)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   for (auto& c : core_->components()) {
     caf::anon_send_exit(c.handle, caf::exit_reason::user_shutdown);
     core_->remove(c.id);

@@ -52,6 +52,7 @@ std::vector<component_ref> node_core::components() const {
 void node_core::wire(const std::string& from, const std::string& port, const std::string& to) {
   std::unique_lock<std::shared_mutex> guard(mutex_);
   wires_.emplace(std::make_pair(from, port), to);
+  wiring_version_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 std::vector<std::string> node_core::targets(const std::string& from,
@@ -62,6 +63,39 @@ std::vector<std::string> node_core::targets(const std::string& from,
   for (auto i = range.first; i != range.second; ++i)
     out.push_back(i->second);
   return out;
+}
+
+void node_core::set_sinks(cut_sinks sinks) {
+  {
+    std::unique_lock<std::shared_mutex> guard(mutex_);
+    sinks_ = std::move(sinks);
+  }
+  bump_generation();
+}
+
+cut_sinks node_core::sinks() const {
+  std::shared_lock<std::shared_mutex> guard(mutex_);
+  return sinks_;
+}
+
+void node_core::retire(uint32_t id, sent_counts sent, uint64_t /*received*/) {
+  std::unique_lock<std::shared_mutex> guard(mutex_);
+  retired_[id] = std::move(sent);
+}
+
+std::map<uint32_t, sent_counts> node_core::retired() const {
+  std::shared_lock<std::shared_mutex> guard(mutex_);
+  return retired_;
+}
+
+void node_core::add_injected(uint32_t receiver, uint64_t n) {
+  std::unique_lock<std::shared_mutex> guard(mutex_);
+  injected_[receiver] += n;
+}
+
+std::unordered_map<uint32_t, uint64_t> node_core::injected() const {
+  std::shared_lock<std::shared_mutex> guard(mutex_);
+  return injected_;
 }
 
 } // namespace amber

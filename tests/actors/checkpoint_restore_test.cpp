@@ -5,6 +5,7 @@
 #include <string>
 
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 #include <doctest/doctest.h>
 
 #include "amber/actors/checkpointer.hpp"
@@ -12,6 +13,7 @@
 #include "amber/checkpoint/snapshot.hpp"
 #include "amber/runtime/atoms.hpp"
 #include "amber/runtime/error.hpp"
+#include "amber/runtime/message_codec.hpp"
 #include "amber/storage/lmdb_store.hpp"
 #include "amber/storage/memory_store.hpp"
 #include "support/temp_dir.hpp"
@@ -208,27 +210,65 @@ TEST_CASE("a checkpoint records the five layers and the node in its manifest") {
   CHECK(sha256(bytes) == *id);
 }
 
-TEST_CASE("a node with a message in flight is refused and nothing is committed") {
+namespace {
+
+int64_t count_of(node& n, const std::string& name) {
+  caf::scoped_actor self{n.system()};
+  int64_t out = -1;
+  self->request(n.find(name)->handle, std::chrono::seconds(5), test::get_atom::value)
+    .receive([&](int64_t v) { out = v; }, [&](caf::error&) {});
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a message in flight at the cut is recorded and re-delivered by restore") {
   auto reg = test::make_registry();
   auto db = std::make_shared<memory_store>();
   auto n = make_node(reg);
-  checkpointer cp(*n, db);
-  caf::scoped_actor self{n->system()};
-  // The counter passes one message to itself two million times: there is a
-  // message in flight until it is done.
-  self->send(n->find("counter-1")->handle, test::spin_atom::value, int64_t{2000000});
-  while (n->core().counters.sent.load() == 0)
-    std::this_thread::yield();
-  auto refused = cp.checkpoint();
-  REQUIRE_FALSE(refused.ok());
-  CHECK(refused.error().code() == errc::not_quiescent);
-  CHECK(refused.error().message().find("in flight") != std::string::npos);
-  CHECK(db->stats().value().manifests == 0);
-  CHECK(db->get_ref(head_ref("testnode")).error().is_not_found());
+  // counter-1 (count 1) passes one message to itself 200,000 times: after
+  // processing spin(m) its count is 1 + 200000 - m + 1 and spin(m - 1) is in
+  // flight. So at any cut: count + (the in-flight message's m) = 200001.
+  constexpr int64_t spins = 200000;
+  result<digest> id = status(errc::internal, "not taken");
+  {
+    checkpointer cp(*n, db);
+    caf::anon_send(n->find("counter-1")->handle, test::spin_atom::value, spins);
+    while (n->core().counters.sent.load() == 0)
+      std::this_thread::yield();
+    id = cp.checkpoint();
+  }
+  REQUIRE_MESSAGE(id.ok(), id.error().to_string());
+  auto snap = load_snapshot(*db, *id);
+  REQUIRE(snap.ok());
+  auto counter_id = n->find("counter-1")->id;
+  REQUIRE(snap->trace.messages.size() == 1);
+  auto& flight = snap->trace.messages.front();
+  CHECK(flight.sender == counter_id);
+  CHECK(flight.receiver == counter_id);
+  auto msg = decode_message(n->system(), flight.payload);
+  REQUIRE(msg.ok());
+  REQUIRE(msg->match_elements<test::spin_atom, int64_t>());
+  int64_t remaining = msg->get_as<int64_t>(1);
+  test::counter_state recorded;
+  for (auto& c : snap->cache.components) {
+    if (c.name != "counter-1")
+      continue;
+    std::string bytes;
+    REQUIRE(db->get_blob(c.state, &bytes).is_ok());
+    REQUIRE(decode(bytes, &recorded, "counter state").is_ok());
+  }
+  CHECK(recorded.count + remaining == 1 + spins);
+  CHECK(snap->trace.pre_cut_sent == snap->trace.pre_cut_received + 1);
 
+  // The live node finishes its chain; so does the restored one, from the cut.
   REQUIRE(n->wait_quiet(std::chrono::seconds(60)));
-  auto ok = cp.checkpoint();
-  CHECK(ok.ok());
+  CHECK(count_of(*n, "counter-1") == spins + 2);
+  n.reset();
+  auto restored = restore_node(*db, id->to_hex(), reg, {});
+  REQUIRE(restored.ok());
+  REQUIRE((*restored)->wait_quiet(std::chrono::seconds(60)));
+  CHECK(count_of(**restored, "counter-1") == spins + 2);
 }
 
 TEST_CASE("a second checkpoint requested while one runs is refused as busy") {

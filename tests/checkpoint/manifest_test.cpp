@@ -255,9 +255,9 @@ TEST_CASE("a manifest without exactly five layers is corruption") {
     CAPTURE(n);
     auto r = decode_edited([&](json& doc) {
       auto& layers = doc["layers"];
+      json first = layers[0];
       while (layers.size() > n)
         layers.erase(layers.size() - 1);
-      json first = layers[0];
       while (layers.size() < n)
         layers.push_back(first);
     });

@@ -126,7 +126,7 @@ TEST_CASE("a full hex id of no stored snapshot is not_found") {
 
 TEST_CASE("a unique prefix of 4 or more hex digits resolves in either case") {
   memory_store s;
-  auto pair = make_colliding_pair(s);
+  auto collision = make_colliding_pair(s);
   auto ids = s.list_manifests();
   REQUIRE(ids);
   int checked = 0;
@@ -145,16 +145,16 @@ TEST_CASE("a unique prefix of 4 or more hex digits resolves in either case") {
   }
   CHECK(checked == 20);
   // The two colliding ids are told apart by one more digit than they share.
-  auto a = pair.first.to_hex();
-  auto b = pair.second.to_hex();
+  auto a = collision.first.to_hex();
+  auto b = collision.second.to_hex();
   size_t shared = 0;
   while (a[shared] == b[shared])
     ++shared;
   REQUIRE(shared >= 4);
-  for (auto& [hex, id] : {std::pair{a, pair.first}, std::pair{b, pair.second}}) {
+  for (auto& [hex, id] : {std::pair{a, collision.first}, std::pair{b, collision.second}}) {
     auto spec = hex.substr(0, shared + 1);
-    if (count_matches(s, spec) != 1)
-      continue; // A third id shares this longer prefix too.
+    CAPTURE(spec);
+    REQUIRE(count_matches(s, spec) == 1); // No third id shares it (ids are deterministic).
     auto r = resolve_snapshot(s, upper(spec));
     REQUIRE(r);
     CHECK(*r == id);

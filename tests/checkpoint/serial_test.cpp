@@ -165,12 +165,23 @@ TEST_CASE("garbage bytes are corruption") {
   }
 }
 
-TEST_CASE("an encoding of another type with a different layout is corruption") {
-  amber::model_layer m;
-  m.graphs.resize(1);
-  m.graphs[0].name = "g";
+TEST_CASE("bytes that do not start with an archive header are corruption before Boost reads them") {
+  // Boost would read the first eight bytes as the signature's length and
+  // allocate that much; these spell 2^31 and 2^39.
   sample out;
-  CHECK(decode(encode(m), &out, "sample").code() == errc::corruption);
+  for (uint64_t length : {uint64_t{1} << 31, uint64_t{1} << 39}) {
+    CAPTURE(length);
+    std::string bytes(reinterpret_cast<const char*>(&length), sizeof(length));
+    bytes += std::string(64, 'x');
+    auto st = decode(bytes, &out, "sample");
+    CHECK(st.code() == errc::corruption);
+    CHECK(st.message().find("not a Boost binary archive") != std::string::npos);
+  }
+  // A damaged signature in an otherwise valid encoding.
+  auto bytes = encode(full_sample());
+  auto pos = find_bytes(bytes, "serialization::archive");
+  bytes[pos] = 'S';
+  CHECK(decode(bytes, &out, "sample").code() == errc::corruption);
 }
 
 TEST_CASE("a string length larger than memory is corruption, not a crash") {

@@ -5,16 +5,13 @@
 
 #include <doctest/doctest.h>
 
-#include <atomic>
-#include <filesystem>
-#include <random>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "amber/storage/lmdb_store.hpp"
 #include "amber/storage/memory_store.hpp"
 #include "snapshot_fixture.hpp"
+#include "support/temp_dir.hpp"
 
 using amber::cache_layer;
 using amber::digest;
@@ -34,8 +31,6 @@ using amber::write_layer;
 using amber::test::build_snapshot;
 using amber::test::built_snapshot;
 using amber::test::commit_manifest;
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -74,27 +69,6 @@ manifest with_layer_blob(amber::store& s, manifest m, layer_kind kind, const std
   m.layer(kind) = *d;
   return m;
 }
-
-// A fresh path under the system temp directory, removed on destruction.
-class temp_dir {
-public:
-  temp_dir() {
-    static std::atomic<unsigned> counter{0};
-    path_ = fs::temp_directory_path()
-            / ("amber-checkpoint-test-" + std::to_string(::getpid()) + "-"
-               + std::to_string(counter++) + "-" + std::to_string(std::random_device{}()));
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  std::string str() const { return path_.string(); }
-
-private:
-  fs::path path_;
-};
 
 } // namespace
 
@@ -291,7 +265,7 @@ TEST_CASE("a stored manifest that is not JSON is corruption naming the snapshot"
 }
 
 TEST_CASE("a snapshot in an lmdb store loads back after the store is reopened") {
-  temp_dir dir;
+  test::temp_dir dir("amber-checkpoint-test");
   amber::lmdb_options opts;
   opts.create_if_missing = true;
   opts.map_size = uint64_t{1} << 26;

@@ -4,11 +4,16 @@
 //
 // `encode` writes a binary archive straight into a std::string (no
 // ostringstream: that is ~15x slower, see shared/NOTES.md). `decode` turns
-// every exception Boost throws on bad input into a corruption status.
-// REQUIRES: bytes handed to `decode` come from a digest-checked read: Boost
-// trusts length prefixes, and a corrupt one can make it allocate gigabytes.
+// every exception Boost throws on bad input into a corruption status, and
+// refuses bytes that do not start with a binary archive's header before Boost
+// reads them (Boost reads that header as a length-prefixed string, so any
+// other bytes would first be taken for an allocation size).
+// REQUIRES: bytes handed to `decode` come from a digest-checked read: past the
+// header Boost trusts length prefixes, and a corrupt one can make it allocate
+// gigabytes.
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -43,11 +48,29 @@ std::string encode(const T& value) {
   return out;
 }
 
+namespace detail {
+
+/// True when `bytes` start as every binary archive does: the length of
+/// Boost's signature as a size_t, then the signature.
+inline bool has_archive_header(std::string_view bytes) {
+  const char* signature = boost::archive::BOOST_ARCHIVE_SIGNATURE();
+  std::size_t length = std::strlen(signature);
+  if (bytes.size() < sizeof(length) + length)
+    return false;
+  std::size_t stored = 0;
+  std::memcpy(&stored, bytes.data(), sizeof(stored));
+  return stored == length && bytes.substr(sizeof(length), length) == signature;
+}
+
+} // namespace detail
+
 /// Deserializes `bytes` into `*value`.
 /// @return ok, or corruption naming `what` when the bytes do not decode or
 ///         are not consumed to the end.
 template <class T>
 status decode(std::string_view bytes, T* value, const std::string& what) {
+  if (!detail::has_archive_header(bytes))
+    return status::corruption(what + " does not decode: not a Boost binary archive");
   try {
     boost::iostreams::array_source source(bytes.data(), bytes.size());
     boost::iostreams::stream<boost::iostreams::array_source> is(source);

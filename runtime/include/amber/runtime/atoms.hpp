@@ -6,9 +6,24 @@
 
 namespace amber {
 
+/// Ask a coordinator for a checkpoint; answered with the snapshot id (hex).
 using checkpoint_atom = caf::atom_constant<caf::atom("a_ckpt")>;
+/// Coordinator -> capture actor: capture your layer for this context.
 using capture_atom = caf::atom_constant<caf::atom("a_capture")>;
+/// Ask a component for its encoded state (tests, tools).
 using snapshot_atom = caf::atom_constant<caf::atom("a_snap")>;
+/// Coordinator -> component: the cut for epoch e has begun.
+using cut_atom = caf::atom_constant<caf::atom("a_cut")>;
+/// Component -> cache capture: my state at the cut.
+using state_atom = caf::atom_constant<caf::atom("a_state")>;
+/// Component -> trace capture: my message counts at the cut.
+using count_atom = caf::atom_constant<caf::atom("a_count")>;
+/// Component -> trace capture: a message that was in flight at the cut.
+using flight_atom = caf::atom_constant<caf::atom("a_flight")>;
+/// Coordinator -> captures: forget epoch e, it was aborted.
+using abort_atom = caf::atom_constant<caf::atom("a_abort")>;
+/// Coordinator -> itself: time for a periodic checkpoint.
+using tick_atom = caf::atom_constant<caf::atom("a_tick")>;
 using stop_atom = caf::atom_constant<caf::atom("a_stop")>;
 
 } // namespace amber

@@ -38,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/message_handler.hpp>
@@ -81,48 +82,65 @@ public:
   /// Sends `xs...` to the component named `to`.
   template <class... Ts>
   bool send_to(const std::string& to, Ts&&... xs) {
-    return deliver(resolve(to), caf::make_message(std::forward<Ts>(xs)...));
+    auto id = id_of(to);
+    return id && deliver(resolve(*id), caf::make_message(std::forward<Ts>(xs)...));
   }
 
   /// Sends `xs...` along every wire from this component's output `port`.
   /// @return how many components it went to.
   template <class... Ts>
   size_t emit(const std::string& port, Ts&&... xs) {
+    auto& targets = wired(port);
+    if (targets.empty())
+      return 0;
     auto msg = caf::make_message(std::forward<Ts>(xs)...);
     size_t n = 0;
-    for (auto& target : core_->targets(name_, port))
-      n += deliver(resolve(target), msg) ? 1 : 0;
+    for (auto id : targets)
+      n += deliver(resolve(id), msg) ? 1 : 0;
     return n;
   }
 
   /// The instance id of the component named `name`, if the node has one.
-  std::optional<uint32_t> id_of(const std::string& name) const;
+  std::optional<uint32_t> id_of(const std::string& name);
 
   /// The component's state, Boost-encoded. Runs on this actor's thread.
   virtual std::string save_state() const = 0;
 
-  /// The epoch this component last checkpointed in.
+  /// The epoch of this component's latest cut.
   uint64_t epoch() const noexcept { return epoch_; }
 
   void initialize() override;
   caf::invoke_message_result consume(caf::mailbox_element& x) override;
+  void on_exit() override;
 
 private:
-  caf::actor resolve(uint32_t id);
-  caf::actor resolve(const std::string& name);
-  bool deliver(const caf::actor& to, caf::message msg);
+  struct peer {
+    caf::actor handle;
+    uint64_t sent = 0; ///< Envelopes sent to it, for the cut's counts.
+  };
+
+  peer* resolve(uint32_t id);
+  bool deliver(peer* to, caf::message msg);
+  const std::vector<uint32_t>& wired(const std::string& port);
   void on_envelope(envelope& e);
+  void cut(uint64_t epoch);
+  sent_counts counts() const;
 
   std::shared_ptr<node_core> core_;
   uint32_t id_;
   std::string name_;
   std::map<std::string, std::string> params_;
   bool restored_;
-  uint64_t epoch_ = 0;
+  uint64_t epoch_;
   uint64_t seq_ = 0;
+  uint64_t received_ = 0;    ///< Envelopes processed (cumulative).
+  bool dirty_ = true;        ///< State may differ from the last cut's blob.
+  uint64_t generation_ = 0;  ///< node_core::generation() at the last cut.
   caf::behavior user_behavior_;
-  std::unordered_map<uint32_t, caf::actor> id_cache_;
-  std::unordered_map<std::string, caf::actor> name_cache_;
+  std::unordered_map<uint32_t, peer> peers_;
+  std::unordered_map<std::string, uint32_t> ids_;
+  std::unordered_map<std::string, std::vector<uint32_t>> ports_;
+  uint64_t wiring_version_ = 0;
 };
 
 /// A component whose checkpointed state is a `State`.

@@ -91,6 +91,10 @@ public:
   /// Kills all components and waits for every actor of the system to finish.
   void stop();
 
+  /// Makes `stop()` end `actor` too (a checkpointer's coordinator, a
+  /// control endpoint): the node cannot finish while it lives.
+  void attach(caf::actor actor);
+
   /// @private For the checkpoint actors and restore.
   node_core& core() { return *core_; }
   /// @private Restore: respawns a recorded component with its decoded state.
@@ -117,6 +121,7 @@ private:
   uint32_t next_id_ = 1;              // guarded by mutex_
   std::optional<digest> last_snapshot_; // guarded by mutex_
   bool stopped_ = false;                // guarded by mutex_
+  std::vector<caf::actor> attached_;    // guarded by mutex_
 };
 
 } // namespace amber

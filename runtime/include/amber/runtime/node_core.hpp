@@ -1,11 +1,13 @@
 #pragma once
 
 // The part of a node that its components share: the directory of components
-// and wires, and the message counters checkpoints read.
+// and wires, where a running checkpoint collects its cut, and counters.
 //
-// @private: used by component_base and node; not an API for component code.
-// Thread-safety: the directory is guarded by a shared mutex (many readers:
-// components resolving names; rare writers: spawns). Counters are atomics.
+// @private: used by component_base, node and the checkpoint actors; not an
+// API for component code.
+// Thread-safety: the directory and the cut wiring are guarded by a shared
+// mutex (many readers: components resolving names; rare writers: spawns,
+// exits, checkpointer changes). Counters are atomics.
 
 #include <atomic>
 #include <cstdint>
@@ -21,12 +23,27 @@
 
 namespace amber {
 
-/// Node-wide message counters. A node is quiescent when `sent == delivered`
-/// and nothing moves between two readings.
+/// Node-wide counters. A node is quiet when `sent == delivered` and nothing
+/// moves between two readings.
 struct message_counters {
   std::atomic<uint64_t> sent{0};      ///< Envelopes sent between components.
   std::atomic<uint64_t> delivered{0}; ///< Envelopes a component has processed.
-  std::atomic<uint64_t> handled{0};   ///< Every non-system message processed.
+  std::atomic<uint64_t> handled{0};   ///< Every non-runtime message processed.
+  /// The longest a component spent in its part of a cut, and how much of
+  /// that was serializing its state (nanoseconds).
+  std::atomic<uint64_t> max_pause_ns{0};
+  std::atomic<uint64_t> max_pause_serialize_ns{0};
+  std::atomic<uint64_t> cuts{0}; ///< Component snapshots taken.
+  std::atomic<uint64_t> reused{0}; ///< Of those, clean ones that reused their blob.
+};
+
+/// Envelopes one component sent, by receiver id (cumulative).
+using sent_counts = std::vector<std::pair<uint32_t, uint64_t>>;
+
+/// Where the components of a node send their part of a cut.
+struct cut_sinks {
+  caf::actor cache; ///< Receives (state_atom, epoch, id, bytes, changed).
+  caf::actor trace; ///< Receives (count_atom, ...) and (flight_atom, ...).
 };
 
 class node_core {
@@ -44,14 +61,51 @@ public:
   void wire(const std::string& from, const std::string& port, const std::string& to);
   /// The components `from`'s output `port` delivers to.
   std::vector<std::string> targets(const std::string& from, const std::string& port) const;
+  /// Grows with every wire added, so components can cache `targets`.
+  uint64_t wiring_version() const { return wiring_version_.load(std::memory_order_acquire); }
+
+  /// Sets where cuts go, and makes every component serialize its state at
+  /// its next cut (a new sink knows none of their previous blobs).
+  void set_sinks(cut_sinks sinks);
+  cut_sinks sinks() const;
+
+  /// Bumped whenever the blobs a component reused may be gone: a new
+  /// checkpointer, an aborted or failed checkpoint. A component whose last
+  /// cut saw another generation serializes in full.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  void bump_generation() { generation_.fetch_add(1, std::memory_order_acq_rel); }
+
+  /// The epoch of the latest cut begun; components spawned later start in it.
+  std::atomic<uint64_t> current_epoch{0};
+
+  /// A component that exited hands in its send counts here, so that the
+  /// messages it sent before it died still balance later cuts.
+  void retire(uint32_t id, sent_counts sent, uint64_t received);
+  /// Send counts of components that exited, by sender id.
+  std::map<uint32_t, sent_counts> retired() const;
+
+  /// Restore: envelopes re-delivered to `receiver` from the previous
+  /// incarnation's trace, counted as sent by nobody.
+  void add_injected(uint32_t receiver, uint64_t n);
+  std::unordered_map<uint32_t, uint64_t> injected() const;
+
+  /// Spawns hold it shared, the start of a cut exclusively: a component is
+  /// either in a cut's list, or born in the cut's epoch and not part of it.
+  std::shared_mutex& cut_mutex() { return cut_mutex_; }
 
   message_counters counters;
 
 private:
+  std::shared_mutex cut_mutex_;
   mutable std::shared_mutex mutex_;
   std::unordered_map<uint32_t, component_ref> by_id_;    // guarded by mutex_
   std::unordered_map<std::string, uint32_t> by_name_;    // guarded by mutex_
   std::multimap<std::pair<std::string, std::string>, std::string> wires_; // guarded by mutex_
+  cut_sinks sinks_;                                       // guarded by mutex_
+  std::map<uint32_t, sent_counts> retired_;               // guarded by mutex_
+  std::unordered_map<uint32_t, uint64_t> injected_;       // guarded by mutex_
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<uint64_t> wiring_version_{1};
 };
 
 } // namespace amber

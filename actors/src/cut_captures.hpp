@@ -1,0 +1,58 @@
+#pragma once
+
+// @private The two captures that collect a cut from the components.
+
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/response_promise.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "amber/checkpoint/layers.hpp"
+#include "capture.hpp"
+
+namespace amber {
+
+/// Collects every component's state for a cut, hashes and stores the blobs
+/// that changed, and reuses the blob of each component that did not.
+struct cache_capture_state {
+  struct round {
+    capture_context_ptr ctx; ///< Null until the coordinator's request arrives.
+    caf::response_promise promise;
+    std::unordered_map<uint32_t, std::pair<std::string, bool>> states; ///< bytes, changed
+  };
+  static inline const char* name = "amber.capture.cache";
+  std::map<uint64_t, round> rounds; ///< By epoch; a component may be early.
+  uint64_t done_up_to = 0;          ///< Epochs at or below: finished or aborted.
+  /// The blob (and its size) of each component's latest stored state.
+  std::unordered_map<uint32_t, std::pair<digest, uint64_t>> last;
+};
+
+caf::behavior cache_capture(caf::stateful_actor<cache_capture_state>* self);
+
+/// Collects every component's message counts for a cut and the messages
+/// that were in flight, and completes when the counts balance: for each
+/// receiver, the messages sent to it before the cut equal those it received
+/// before its snapshot plus those recorded in flight (Mattern's counters).
+struct trace_capture_state {
+  struct round {
+    capture_context_ptr ctx;
+    caf::response_promise promise;
+    std::unordered_map<uint32_t, std::pair<sent_counts, uint64_t>> counts; ///< sent, received
+    std::vector<in_flight_message> messages;
+    std::unordered_map<uint32_t, uint64_t> in_flight_to;
+    /// Once every count is in: messages each receiver still awaits.
+    std::unordered_map<uint32_t, int64_t> deficit;
+    int64_t missing = -1; ///< Sum of deficits; -1 until every count is in.
+    status failure;
+  };
+  static inline const char* name = "amber.capture.trace";
+  std::map<uint64_t, round> rounds;
+  uint64_t done_up_to = 0;
+};
+
+caf::behavior trace_capture(caf::stateful_actor<trace_capture_state>* self);
+
+} // namespace amber

@@ -1,0 +1,27 @@
+#pragma once
+
+// caf::message <-> bytes, with CAF's binary serializer, for the trace layer.
+//
+// Every type inside the message must be registered with the actor system
+// (`add_message_type`) on both ends; an unregistered one is an error here,
+// never silently zero bytes (CAF's `sink(msg)` would drop it).
+// REQUIRES: bytes given to decode_message were digest-checked (CAF trusts
+// length prefixes).
+
+#include <string>
+#include <string_view>
+
+#include <caf/actor_system.hpp>
+#include <caf/message.hpp>
+
+#include "amber/storage/status.hpp"
+
+namespace amber {
+
+result<std::string> encode_message(caf::actor_system& sys, const caf::message& msg);
+
+/// @return the message; corruption when the bytes do not decode or have
+///         trailing bytes; unknown_type for an unregistered element type.
+result<caf::message> decode_message(caf::actor_system& sys, std::string_view bytes);
+
+} // namespace amber
