@@ -1,21 +1,174 @@
-// amber: the command line.
+// amber: the command line. Each subcommand lives in store_commands.cpp,
+// graph_command.cpp or node_commands.cpp; docs/CLI.md describes them all.
 
 #include <CLI/CLI.hpp>
+#include <fmt/core.h>
 
+#include "amber/checkpoint/archive.hpp"
 #include "amber/runtime/node.hpp"
+#include "amber/storage/lmdb_store.hpp"
+#include "commands.hpp"
 #include "demo.hpp"
+#include "node_host.hpp"
+
+namespace {
+
+using namespace amber::cli;
+
+constexpr const char* exit_codes_help =
+  "Exit codes: 0 ok; 1 failed or found damage; 2 bad command line; 3 not found;\n"
+  "4 ambiguous short id; 5 bad graph file; 6 control endpoint unreachable or silent;\n"
+  "128+N stopped by a second signal N. See docs/CLI.md.";
+
+std::string version_text() {
+  return fmt::format("amber {} (store format {}, export format {})", amber::runtime_version(),
+                     amber::lmdb_store::format_version, amber::archive_format_version);
+}
+
+// The options every command has: --json, --version, and --store where it
+// reads or writes a store.
+void common(CLI::App* sub, context& ctx, bool store) {
+  sub->add_flag("--json", ctx.json, "Machine-readable output: JSON on stdout");
+  sub->set_version_flag("--version", version_text());
+  if (store)
+    sub->add_option("--store", ctx.store_dir,
+                    "Store directory (default: $AMBER_STORE, else ./amber-data)");
+}
+
+void host_options(CLI::App* sub, host_cli_options& opts) {
+  sub->add_option("--checkpoint-every", opts.checkpoint_every,
+                  "Checkpoint periodically, e.g. 500ms, 10s, 5m (needs a store)");
+  sub->add_option("--control", opts.control,
+                  "Publish a control endpoint on a loopback HOST:PORT (port 0: any free port)");
+  sub->add_option("--threads", opts.threads, "Scheduler threads (default: one per core)");
+}
+
+} // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"amber: actors with consistent checkpoints"};
-  app.set_version_flag("--version", std::string("amber ") + amber::runtime_version());
+  app.set_version_flag("--version", version_text());
   app.require_subcommand(1);
+  app.footer(exit_codes_help);
 
-  std::string store_dir = "./amber-data";
+  context ctx;
+
+  std::string demo_store = "./amber-data";
   auto demo = app.add_subcommand("demo", "Run the bank demo: run, checkpoint, restore, run on");
-  demo->add_option("--store", store_dir, "Store directory (created when missing)");
+  demo->add_option("--store", demo_store, "Store directory (created when missing)");
 
-  CLI11_PARSE(app, argc, argv);
+  std::string graph_path;
+  host_cli_options host;
+  auto run = app.add_subcommand("run", "Run a node from a graph file until SIGINT/SIGTERM");
+  run->add_option("GRAPH", graph_path, "Graph file (TOML, see docs/GRAPH_FORMAT.md)")->required();
+  common(run, ctx, true);
+  host_options(run, host);
+
+  std::string spec;
+  auto restore = app.add_subcommand("restore", "Start a node from a snapshot and keep it running");
+  restore->add_option("ID", spec, "Snapshot id, short id, ref or node name")->required();
+  common(restore, ctx, true);
+  host_options(restore, host);
+
+  checkpoint_cli_options ckpt;
+  auto checkpoint = app.add_subcommand("checkpoint", "Ask a running node for a checkpoint");
+  checkpoint->add_option("--control", ckpt.control, "The node's control endpoint, HOST:PORT")
+    ->required();
+  checkpoint->add_option("--timeout", ckpt.timeout, "How long to wait for the answer")
+    ->capture_default_str();
+  common(checkpoint, ctx, false);
+
+  log_options log_opts;
+  auto log = app.add_subcommand("log", "The snapshot history, newest first");
+  log->add_flag("--graph", log_opts.graph, "Draw the parent DAG");
+  log->add_option("--node", log_opts.node, "Only this node's snapshots");
+  log->add_option("-n,--max-count", log_opts.max, "At most this many snapshots");
+  common(log, ctx, true);
+
+  show_options show_opts;
+  auto show = app.add_subcommand("show", "A snapshot's manifest in full, its layers and components");
+  show->add_option("ID", show_opts.spec, "Snapshot id, short id, ref or node name")->required();
+  show->add_flag("--components", show_opts.components, "List every component");
+  common(show, ctx, true);
+
+  std::string diff_a, diff_b;
+  auto diff = app.add_subcommand("diff", "Components changed, added and removed from A to B");
+  diff->add_option("A", diff_a, "The older snapshot")->required();
+  diff->add_option("B", diff_b, "The newer snapshot")->required();
+  common(diff, ctx, true);
+
+  auto verify = app.add_subcommand("verify", "Recompute every digest and check every reference");
+  common(verify, ctx, true);
+
+  gc_cli_options gc_opts;
+  auto gc = app.add_subcommand("gc", "Remove old snapshots and blobs no kept snapshot reaches");
+  gc->add_option("--keep", gc_opts.keep, "Keep each node's N newest snapshots (default: all)")
+    ->check(CLI::PositiveNumber);
+  gc->add_flag("--dry-run", gc_opts.dry_run, "Only say what would be removed");
+  common(gc, ctx, true);
+
+  std::string export_file;
+  bool export_force = false;
+  auto exp = app.add_subcommand("export", "Write one snapshot and all its blobs to a file");
+  exp->add_option("ID", spec, "Snapshot id, short id, ref or node name")->required();
+  exp->add_option("FILE", export_file, "The file to write")->required();
+  exp->add_flag("--force", export_force, "Replace FILE if it exists");
+  common(exp, ctx, true);
+
+  import_cli_options import_opts;
+  auto imp = app.add_subcommand("import", "Read a snapshot file into a store, verified first");
+  imp->add_option("FILE", import_opts.file, "A file written by `amber export`")->required();
+  imp->add_flag("--set-head", import_opts.set_head,
+                "Point the node's head at the snapshot even when it has one");
+  common(imp, ctx, true);
+
+  graph_options graph_opts;
+  auto graph = app.add_subcommand(
+    "graph", "The component topology of a graph file or snapshot, or the snapshot DAG");
+  graph->add_option("TARGET", graph_opts.target,
+                    "A graph file or a snapshot; none: the store's snapshot DAG");
+  graph->add_flag("--dot", graph_opts.dot, "Graphviz DOT");
+  common(graph, ctx, true);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? exit_ok : exit_usage;
+  }
+
   if (demo->parsed())
-    return amber::app::run_demo(store_dir);
-  return 0;
+    return amber::app::run_demo(demo_store);
+
+  ctx.finish_setup();
+  if (auto types = amber_types()) {
+    for (auto& rec : (*types)->records())
+      ctx.known_types.insert(rec.type_name);
+  } else {
+    return fail(ctx, types.error());
+  }
+
+  if (run->parsed())
+    return cmd_run(ctx, graph_path, host);
+  if (restore->parsed())
+    return cmd_restore(ctx, spec, host);
+  if (checkpoint->parsed())
+    return cmd_checkpoint(ctx, ckpt);
+  if (log->parsed())
+    return cmd_log(ctx, log_opts);
+  if (show->parsed())
+    return cmd_show(ctx, show_opts);
+  if (diff->parsed())
+    return cmd_diff(ctx, diff_a, diff_b);
+  if (verify->parsed())
+    return cmd_verify(ctx);
+  if (gc->parsed())
+    return cmd_gc(ctx, gc_opts);
+  if (exp->parsed())
+    return cmd_export(ctx, spec, export_file, export_force);
+  if (imp->parsed())
+    return cmd_import(ctx, import_opts);
+  if (graph->parsed())
+    return cmd_graph(ctx, graph_opts);
+  return exit_usage;
 }

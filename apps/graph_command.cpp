@@ -1,0 +1,169 @@
+// amber graph [--dot] [ID|GRAPH]: a component topology (from a graph file or
+// a snapshot's model layer), or the snapshot DAG of a store. CAF-free.
+
+#include <filesystem>
+
+#include <fmt/core.h>
+
+#include "amber/checkpoint/history.hpp"
+#include "amber/checkpoint/snapshot.hpp"
+#include "commands.hpp"
+#include "graph_file.hpp"
+
+namespace amber::cli {
+
+using json = nlohmann::json;
+
+namespace {
+
+// A DOT double-quoted string.
+std::string quote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+void print_topology_dot(const std::string& title, const std::vector<graph_def>& graphs) {
+  fmt::print("digraph {} {{\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
+             quote(title));
+  for (size_t i = 0; i < graphs.size(); ++i) {
+    auto& g = graphs[i];
+    fmt::print("  subgraph {} {{\n    label={};\n", quote("cluster_" + std::to_string(i)),
+               quote(g.name));
+    for (auto& inst : g.instances)
+      fmt::print("    {} [label={}];\n", quote(inst.name), quote(inst.name + "\n" + inst.type_name));
+    fmt::print("  }}\n");
+  }
+  for (auto& g : graphs)
+    for (auto& e : g.edges)
+      fmt::print("  {} -> {} [label={}];\n", quote(e.from), quote(e.to), quote(e.port));
+  fmt::print("}}\n");
+}
+
+void print_topology_text(const std::vector<graph_def>& graphs) {
+  for (auto& g : graphs) {
+    fmt::print("graph {}: {} components, {} wires\n", g.name, g.instances.size(), g.edges.size());
+    for (auto& inst : g.instances)
+      fmt::print("  {} ({})\n", inst.name, inst.type_name);
+    for (auto& e : g.edges)
+      fmt::print("  {} --{}--> {}\n", e.from, e.port, e.to);
+  }
+}
+
+json topology_json(const std::string& node, const std::vector<graph_def>& graphs) {
+  json out = json::array();
+  for (auto& g : graphs) {
+    json comps = json::array();
+    for (auto& inst : g.instances)
+      comps.push_back({{"name", inst.name}, {"type", inst.type_name}, {"params", inst.params}});
+    json wires = json::array();
+    for (auto& e : g.edges)
+      wires.push_back({{"from", e.from}, {"port", e.port}, {"to", e.to}});
+    out.push_back({{"name", g.name}, {"components", comps}, {"wires", wires}});
+  }
+  return {{"node", node}, {"graphs", out}};
+}
+
+int show_topology(const context& ctx, const graph_options& opts, const std::string& node,
+                  const std::vector<graph_def>& graphs) {
+  if (ctx.json)
+    print_json(topology_json(node, graphs));
+  else if (opts.dot)
+    print_topology_dot(node, graphs);
+  else
+    print_topology_text(graphs);
+  return exit_ok;
+}
+
+int show_dag(const context& ctx, const graph_options& opts) {
+  auto db = open_store(ctx, false);
+  if (!db)
+    return fail(ctx, db.error());
+  auto hist = read_history(**db);
+  if (!hist)
+    return fail(ctx, hist.error());
+  auto& snaps = hist->snapshots;
+  if (ctx.json) {
+    json nodes = json::array();
+    for (auto& s : snaps) {
+      json parents = json::array();
+      for (auto& p : s.parents)
+        parents.push_back(p.to_hex());
+      nodes.push_back({{"id", s.id.to_hex()}, {"parents", parents}, {"node", s.node},
+                       {"incarnation", s.incarnation}, {"refs", s.refs}});
+    }
+    print_json({{"snapshots", nodes}});
+  } else if (opts.dot) {
+    fmt::print("digraph \"snapshots\" {{\n  rankdir=BT;\n"
+               "  node [shape=box, fontname=\"monospace\"];\n");
+    std::set<digest> present;
+    for (auto& s : snaps)
+      present.insert(s.id);
+    for (auto& s : snaps) {
+      std::string label = fmt::format("{}\n{} #{}\n{}", s.id.short_hex(), s.node, s.incarnation,
+                                      local_time(s.created_at_ms));
+      for (auto& r : s.refs)
+        label += "\n" + r;
+      fmt::print("  {} [label={}{}];\n", quote(s.id.to_hex()), quote(label),
+                 s.refs.empty() ? "" : ", style=bold");
+    }
+    for (auto& s : snaps)
+      for (auto& p : s.parents)
+        if (present.count(p) > 0)
+          fmt::print("  {} -> {};\n", quote(s.id.to_hex()), quote(p.to_hex()));
+    fmt::print("}}\n");
+  } else {
+    for (auto& l : draw_history(snaps)) {
+      if (l.snapshot) {
+        auto& s = snaps[*l.snapshot];
+        fmt::print("{}  {} {} #{}\n", l.lanes, s.id.short_hex(), s.node, s.incarnation);
+      } else {
+        fmt::print("{}\n", l.lanes);
+      }
+    }
+  }
+  for (auto& [id, why] : hist->unreadable)
+    warn("snapshot " + id.to_hex() + " cannot be read: " + why.to_string());
+  return hist->unreadable.empty() ? exit_ok : exit_failure;
+}
+
+// An existing file, or a name ending in .toml, is a graph file; anything
+// else names a snapshot.
+bool looks_like_file(const std::string& target) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(target, ec)
+         || std::filesystem::path(target).extension() == ".toml";
+}
+
+} // namespace
+
+int cmd_graph(const context& ctx, const graph_options& opts) {
+  if (opts.target.empty())
+    return show_dag(ctx, opts);
+  if (looks_like_file(opts.target)) {
+    auto g = load_graph_file(opts.target, ctx.known_types);
+    if (!g)
+      return fail(ctx, g.error(), g.error().is_not_found() ? exit_not_found : exit_bad_graph);
+    return show_topology(ctx, opts, g->node_name, g->graphs);
+  }
+  auto db = open_store(ctx, false);
+  if (!db)
+    return fail(ctx, db.error());
+  digest id;
+  if (int rc = resolve(ctx, **db, opts.target, &id))
+    return rc;
+  auto snap = load_snapshot(**db, id);
+  if (!snap)
+    return fail(ctx, snap.error());
+  return show_topology(ctx, opts, snap->world.node_name, snap->model.graphs);
+}
+
+} // namespace amber::cli

@@ -1,0 +1,176 @@
+// run, restore, checkpoint: commands that host a node or talk to one.
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+#include <fmt/core.h>
+
+#include "amber/actors/restore.hpp"
+#include "amber/checkpoint/snapshot.hpp"
+#include "amber/runtime/atoms.hpp"
+#include "amber/runtime/error.hpp"
+#include "commands.hpp"
+#include "graph_file.hpp"
+#include "node_host.hpp"
+
+namespace amber::cli {
+
+using json = nlohmann::json;
+
+namespace {
+
+// The parsed options shared by run and restore.
+struct host_plan {
+  host_settings settings;
+  size_t threads = 0;
+};
+
+int plan_host(const context& ctx, const host_cli_options& opts, host_plan* out) {
+  if (!opts.checkpoint_every.empty()) {
+    auto every = parse_duration(opts.checkpoint_every);
+    if (!every)
+      return fail(ctx, every.error().with_context("--checkpoint-every"), exit_usage);
+    out->settings.every = *every;
+    if (every->count() > 0 && !ctx.store_given)
+      return fail(ctx, status::invalid_argument(
+                         "--checkpoint-every needs a store: pass --store DIR or set AMBER_STORE"),
+                  exit_usage);
+  }
+  if (!opts.control.empty()) {
+    auto ep = parse_endpoint(opts.control);
+    if (!ep)
+      return fail(ctx, ep.error().with_context("--control"), exit_usage);
+    if (!is_loopback(ep->host))
+      return fail(ctx,
+                  status::invalid_argument(
+                    "--control " + ep->to_string()
+                    + ": the control endpoint has no authentication, so it only listens on a "
+                      "loopback address (127.0.0.1, ::1, localhost)"),
+                  exit_usage);
+    out->settings.control = *ep;
+  }
+  if (opts.threads)
+    out->threads = *opts.threads;
+  return 0;
+}
+
+std::function<void(caf::actor_system_config&)> configure_for(const host_plan& plan) {
+  if (!plan.settings.control)
+    return {};
+  return [](caf::actor_system_config& cfg) { cfg.load<caf::io::middleman>(); };
+}
+
+} // namespace
+
+int cmd_run(const context& ctx, const std::string& graph_path, const host_cli_options& opts) {
+  block_stop_signals();
+  host_plan plan;
+  if (int rc = plan_host(ctx, opts, &plan))
+    return rc;
+  auto types = amber_types();
+  if (!types)
+    return fail(ctx, types.error());
+  auto file = load_graph_file(graph_path, ctx.known_types);
+  if (!file)
+    return fail(ctx, file.error(), file.error().is_not_found() ? exit_not_found : exit_bad_graph);
+  std::shared_ptr<lmdb_store> db;
+  if (ctx.store_given) {
+    auto opened = open_store(ctx, true);
+    if (!opened)
+      return fail(ctx, opened.error());
+    db = *opened;
+    auto head = db->get_ref(head_ref(file->node_name));
+    if (head)
+      warn("the store already has a head for node '" + file->node_name + "' ("
+           + head->short_hex() + "); this run starts afresh and its checkpoints will move the "
+           "head (continue from it with `amber restore " + file->node_name + "`)");
+  }
+  node_options nopts;
+  nopts.name = file->node_name;
+  nopts.config = file->config;
+  nopts.worker_threads = opts.threads ? plan.threads : file->threads;
+  nopts.configure = configure_for(plan);
+  node n(*types, nopts);
+  for (auto& g : file->graphs)
+    if (status st = n.install(g); !st)
+      return fail(ctx, st.with_context(graph_path), exit_bad_graph);
+  return host_node(ctx, n, db, plan.settings);
+}
+
+int cmd_restore(const context& ctx, const std::string& spec, const host_cli_options& opts) {
+  block_stop_signals();
+  host_plan plan;
+  if (int rc = plan_host(ctx, opts, &plan))
+    return rc;
+  auto types = amber_types();
+  if (!types)
+    return fail(ctx, types.error());
+  auto db = open_store(ctx, false);
+  if (!db)
+    return fail(ctx, db.error());
+  digest id;
+  if (int rc = resolve(ctx, **db, spec, &id))
+    return rc;
+  // The node runs with the config the snapshot records.
+  auto snap = load_snapshot(**db, id);
+  if (!snap)
+    return fail(ctx, snap.error().with_context("restoring " + id.short_hex()));
+  restore_options ropts;
+  ropts.config = snap->world.config;
+  ropts.worker_threads = plan.threads;
+  ropts.configure = configure_for(plan);
+  auto n = restore_node(**db, id.to_hex(), *types, ropts);
+  if (!n)
+    return fail(ctx, n.error());
+  plan.settings.restored_from = id;
+  return host_node(ctx, **n, *db, plan.settings);
+}
+
+int cmd_checkpoint(const context& ctx, const checkpoint_cli_options& opts) {
+  auto ep = parse_endpoint(opts.control);
+  if (!ep)
+    return fail(ctx, ep.error().with_context("--control"), exit_usage);
+  auto timeout = parse_duration(opts.timeout);
+  if (!timeout || timeout->count() == 0)
+    return fail(ctx, status::invalid_argument("--timeout: '" + opts.timeout
+                                              + "' is not a positive duration"),
+                exit_usage);
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  add_error_category(cfg);
+  cfg.set("scheduler.max-threads", 2);
+  caf::actor_system sys{cfg};
+  auto remote = sys.middleman().remote_actor(ep->host, ep->port);
+  if (!remote)
+    return fail(ctx,
+                status(errc::io_error, "cannot reach the control endpoint at " + ep->to_string()
+                                         + ": " + sys.render(remote.error())),
+                exit_unreachable);
+  caf::scoped_actor self{sys};
+  result<digest> out = status(errc::internal, "the node gave no answer");
+  self->request(*remote, *timeout, checkpoint_atom::value)
+    .receive(
+      [&](std::string& hex) {
+        auto id = digest::from_hex(hex);
+        out = id ? result<digest>(*id)
+                 : result<digest>(status::corruption("the node answered '" + hex
+                                                     + "', which is not a snapshot id"));
+      },
+      [&](caf::error& err) { out = from_caf_error(sys, err); });
+  if (!out) {
+    if (out.error().code() == errc::timeout)
+      return fail(ctx,
+                  status(errc::timeout, "the node at " + ep->to_string() + " did not answer within "
+                                          + opts.timeout),
+                  exit_unreachable);
+    return fail(ctx, out.error().with_context("checkpoint of the node at " + ep->to_string()));
+  }
+  if (ctx.json)
+    print_json({{"id", out->to_hex()}, {"control", ep->to_string()}});
+  else
+    fmt::print("{}\n", out->to_hex());
+  return exit_ok;
+}
+
+} // namespace amber::cli

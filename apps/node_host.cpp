@@ -1,0 +1,293 @@
+#include "node_host.hpp"
+
+#include <signal.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <caf/io/middleman.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <fmt/core.h>
+
+#include "amber/actors/checkpointer.hpp"
+#include "amber/runtime/atoms.hpp"
+#include "amber/runtime/error.hpp"
+#include "bank/bank.hpp"
+
+namespace amber::cli {
+
+using json = nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+const char* signal_name(int sig) {
+  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+double ms_since(clock_type::time_point start) {
+  return std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
+}
+
+// Prints one event: a JSON object with --json, else a line of text. Called
+// from the main thread and from checkpoint threads.
+void event(const context& ctx, const json& j, const std::string& text) {
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> guard(mutex);
+  if (ctx.json) {
+    print_json(j);
+  } else {
+    fmt::print("{}\n", text);
+    std::fflush(stdout);
+  }
+}
+
+// One checkpoint, retried while another runs or the node is not quiet,
+// until `budget` is spent.
+result<digest> checkpoint_retrying(node& n, checkpointer& cp, std::chrono::milliseconds budget) {
+  auto deadline = clock_type::now() + budget;
+  for (;;) {
+    auto r = cp.checkpoint();
+    if (r)
+      return r;
+    auto code = r.error().code();
+    if ((code != errc::busy && code != errc::not_quiescent) || clock_type::now() >= deadline)
+      return r;
+    if (code == errc::not_quiescent)
+      n.wait_quiet(std::chrono::milliseconds(500));
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void report_checkpoint(const context& ctx, const char* reason, const result<digest>& r,
+                       double ms) {
+  if (r) {
+    event(ctx, {{"event", "checkpoint"}, {"reason", reason}, {"id", r->to_hex()}, {"ms", ms}},
+          fmt::format("checkpoint {} ({}, {:.1f} ms)", r->to_hex(), reason, ms));
+  } else {
+    event(ctx,
+          {{"event", "checkpoint_failed"}, {"reason", reason}, {"error", to_json(r.error())}},
+          fmt::format("checkpoint failed ({}): {}", reason, r.error().to_string()));
+  }
+}
+
+// Test hook: AMBER_TEST_FINAL_CHECKPOINT_DELAY_MS holds the final checkpoint
+// back, so that a test can deliver the second signal while it is pending.
+void test_delay_final_checkpoint() {
+  if (const char* ms = std::getenv("AMBER_TEST_FINAL_CHECKPOINT_DELAY_MS"))
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(ms)));
+}
+
+// --- The control actor -------------------------------------------------------
+
+using retry_atom = caf::atom_constant<caf::atom("a_retry")>;
+
+struct control_state {
+  static inline const char* name = "amber.control";
+  struct pending {
+    caf::typed_response_promise<std::string> promise;
+    clock_type::time_point deadline;
+  };
+  std::map<uint64_t, pending> waiting;
+  uint64_t next_key = 0;
+};
+
+using control_actor = caf::stateful_actor<control_state>;
+
+constexpr auto control_patience = std::chrono::seconds(60);
+
+void attempt(control_actor* self, caf::actor coordinator, uint64_t key) {
+  self->request(coordinator, caf::infinite, checkpoint_atom::value)
+    .then(
+      [=](std::string& id) {
+        auto i = self->state.waiting.find(key);
+        if (i == self->state.waiting.end())
+          return;
+        i->second.promise.deliver(std::move(id));
+        self->state.waiting.erase(i);
+      },
+      [=](caf::error& err) {
+        auto i = self->state.waiting.find(key);
+        if (i == self->state.waiting.end())
+          return;
+        auto st = from_caf_error(self->system(), err);
+        bool again = st.code() == errc::busy || st.code() == errc::not_quiescent;
+        if (again && clock_type::now() < i->second.deadline) {
+          self->delayed_send(self, std::chrono::milliseconds(25), retry_atom::value, key);
+          return;
+        }
+        i->second.promise.deliver(std::move(err));
+        self->state.waiting.erase(i);
+      });
+}
+
+caf::behavior control(control_actor* self, caf::actor coordinator, std::string node_name) {
+  return {
+    [=](checkpoint_atom) -> caf::result<std::string> {
+      if (!coordinator)
+        return to_caf_error(status(errc::not_found, "node '" + node_name
+                                                      + "' runs without a store; start it with "
+                                                        "--store DIR to take checkpoints"));
+      auto key = self->state.next_key++;
+      auto rp = self->make_response_promise<std::string>();
+      self->state.waiting.emplace(key,
+                                  control_state::pending{rp, clock_type::now() + control_patience});
+      attempt(self, coordinator, key);
+      return rp;
+    },
+    [=](retry_atom, uint64_t key) {
+      if (self->state.waiting.count(key) > 0)
+        attempt(self, coordinator, key);
+    },
+  };
+}
+
+} // namespace
+
+void block_stop_signals() {
+  // A shell starts background jobs with SIGINT ignored; take it back.
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t set = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+result<std::shared_ptr<registry>> amber_types() {
+  auto types = std::make_shared<registry>();
+  AMBER_RETURN_IF_ERROR(bank::register_types(*types));
+  return types;
+}
+
+int host_node(const context& ctx, node& n, std::shared_ptr<lmdb_store> db,
+              const host_settings& hs) {
+  std::unique_ptr<checkpointer> cp;
+  if (db)
+    cp = std::make_unique<checkpointer>(n, db);
+  caf::actor ctl;
+  std::optional<endpoint> published;
+  if (hs.control) {
+    ctl = n.system().spawn(control, cp ? cp->coordinator() : caf::actor{}, n.name());
+    auto port = n.system().middleman().publish(ctl, hs.control->port, hs.control->host.c_str());
+    if (!port) {
+      caf::anon_send_exit(ctl, caf::exit_reason::user_shutdown);
+      return fail(ctx, status::io_error("cannot open the control endpoint on "
+                                        + hs.control->to_string() + ": "
+                                        + n.system().render(port.error())));
+    }
+    published = endpoint{hs.control->host, *port};
+  }
+  std::vector<std::string> graphs;
+  for (auto& g : n.graphs())
+    graphs.push_back(g.name);
+  auto components = n.components().size();
+  {
+    json j = {{"event", "started"},
+              {"node", n.name()},
+              {"incarnation", n.incarnation()},
+              {"components", components},
+              {"graphs", graphs},
+              {"store", db ? json(db->directory()) : json(nullptr)},
+              {"checkpoint_every_ms", db ? hs.every.count() : 0},
+              {"control", published ? json(published->to_string()) : json(nullptr)},
+              {"restored_from", hs.restored_from ? json(hs.restored_from->to_hex()) : json(nullptr)},
+              {"pid", ::getpid()}};
+    std::string text = fmt::format("node '{}' running: {} components, incarnation {}", n.name(),
+                                   components, n.incarnation());
+    if (hs.restored_from)
+      text += ", restored from " + hs.restored_from->short_hex();
+    if (db)
+      text += fmt::format("\nstore {}{}", db->directory(),
+                          hs.every.count() > 0
+                            ? fmt::format(", a checkpoint every {} ms", hs.every.count())
+                            : std::string());
+    else
+      text += "\nno store: nothing will be checkpointed";
+    if (published)
+      text += "\ncontrol endpoint " + published->to_string();
+    text += "\nstop with Ctrl-C or SIGTERM (a final checkpoint is taken; signal again to stop at once)";
+    event(ctx, j, text);
+  }
+
+  sigset_t set = stop_signals();
+  const bool periodic_on = cp && hs.every.count() > 0;
+  auto next = clock_type::now() + hs.every;
+  std::future<void> periodic;
+  std::future<result<digest>> final_cp;
+  bool stopping = false;
+  int rc = exit_ok;
+  for (;;) {
+    auto wait = std::chrono::milliseconds(200);
+    if (periodic_on && !stopping && !periodic.valid()) {
+      auto until = std::chrono::duration_cast<std::chrono::milliseconds>(next - clock_type::now());
+      wait = std::clamp(until, std::chrono::milliseconds(1), wait);
+    }
+    if (periodic.valid() || final_cp.valid())
+      wait = std::min(wait, std::chrono::milliseconds(20));
+    timespec ts{static_cast<time_t>(wait.count() / 1000),
+                static_cast<long>((wait.count() % 1000) * 1'000'000)};
+    int sig = ::sigtimedwait(&set, nullptr, &ts);
+    if (sig == SIGINT || sig == SIGTERM) {
+      if (stopping) {
+        event(ctx, {{"event", "killed"}, {"signal", signal_name(sig)}},
+              fmt::format("{} again: stopping at once, without a final checkpoint",
+                          signal_name(sig)));
+        std::_Exit(128 + sig);
+      }
+      stopping = true;
+      event(ctx, {{"event", "stopping"}, {"signal", signal_name(sig)}},
+            cp ? fmt::format("{}: taking a final checkpoint, then stopping", signal_name(sig))
+               : fmt::format("{}: stopping", signal_name(sig)));
+      if (!cp)
+        break;
+      final_cp = std::async(std::launch::async, [&ctx, &n, &cp, p = std::move(periodic)]() mutable {
+        if (p.valid())
+          p.wait();
+        test_delay_final_checkpoint();
+        auto start = clock_type::now();
+        auto r = checkpoint_retrying(n, *cp, std::chrono::seconds(30));
+        report_checkpoint(ctx, "final", r, ms_since(start));
+        return r;
+      });
+    }
+    if (periodic.valid()
+        && periodic.wait_for(std::chrono::seconds(0)) == std::future_status::ready)
+      periodic.get();
+    if (periodic_on && !stopping && !periodic.valid() && clock_type::now() >= next) {
+      periodic = std::async(std::launch::async, [&ctx, &cp] {
+        auto start = clock_type::now();
+        auto r = cp->checkpoint();
+        report_checkpoint(ctx, "periodic", r, ms_since(start));
+      });
+      next = clock_type::now() + hs.every;
+    }
+    if (final_cp.valid()
+        && final_cp.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      rc = final_cp.get() ? exit_ok : exit_failure;
+      break;
+    }
+  }
+  if (ctl)
+    caf::anon_send_exit(ctl, caf::exit_reason::user_shutdown);
+  cp.reset();
+  n.stop();
+  event(ctx, {{"event", "stopped"}, {"exit", rc}}, "stopped");
+  return rc;
+}
+
+} // namespace amber::cli

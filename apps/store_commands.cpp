@@ -1,0 +1,429 @@
+// log, show, diff, verify, gc, export, import: commands on a store. CAF-free.
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/core.h>
+
+#include "amber/checkpoint/archive.hpp"
+#include "amber/checkpoint/diff.hpp"
+#include "amber/checkpoint/gc.hpp"
+#include "amber/checkpoint/hex.hpp"
+#include "amber/checkpoint/history.hpp"
+#include "amber/checkpoint/manifest.hpp"
+#include "amber/checkpoint/snapshot.hpp"
+#include "amber/checkpoint/verify.hpp"
+#include "commands.hpp"
+
+namespace amber::cli {
+
+using json = nlohmann::json;
+
+namespace {
+
+json hex_list(const std::vector<digest>& ids) {
+  json out = json::array();
+  for (auto& id : ids)
+    out.push_back(id.to_hex());
+  return out;
+}
+
+json summary_json(const snapshot_summary& s) {
+  return {{"id", s.id.to_hex()},
+          {"parents", hex_list(s.parents)},
+          {"node", s.node},
+          {"incarnation", s.incarnation},
+          {"created_at", iso_utc(s.created_at_ms)},
+          {"created_at_ms", s.created_at_ms},
+          {"bytes", s.bytes},
+          {"blobs", s.blobs},
+          {"refs", s.refs}};
+}
+
+std::string plural(uint64_t n, const char* noun) {
+  return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
+}
+
+std::string summary_text(const snapshot_summary& s) {
+  std::string refs;
+  if (!s.refs.empty()) {
+    refs = "  (";
+    for (size_t i = 0; i < s.refs.size(); ++i)
+      refs += (i ? ", " : "") + s.refs[i];
+    refs += ")";
+  }
+  return fmt::format("{}  {}  {}  #{}  {}{}", s.id.short_hex(), local_time(s.created_at_ms),
+                     s.node, s.incarnation, human_bytes(s.bytes), refs);
+}
+
+} // namespace
+
+int cmd_log(const context& ctx, const log_options& opts) {
+  auto db = open_store(ctx, false);
+  if (!db)
+    return fail(ctx, db.error());
+  auto hist = read_history(**db);
+  if (!hist)
+    return fail(ctx, hist.error());
+  auto& snaps = hist->snapshots;
+  if (!opts.node.empty())
+    snaps.erase(std::remove_if(snaps.begin(), snaps.end(),
+                               [&](auto& s) { return s.node != opts.node; }),
+                snaps.end());
+  if (opts.max && snaps.size() > *opts.max)
+    snaps.resize(*opts.max);
+  if (ctx.json) {
+    for (auto& s : snaps)
+      print_json(summary_json(s));
+  } else if (opts.graph) {
+    auto lines = draw_history(snaps);
+    size_t width = 0;
+    for (auto& l : lines)
+      width = std::max(width, l.lanes.size());
+    for (auto& l : lines) {
+      if (l.snapshot)
+        fmt::print("{:<{}}  {}\n", l.lanes, width, summary_text(snaps[*l.snapshot]));
+      else
+        fmt::print("{}\n", l.lanes);
+    }
+  } else {
+    for (auto& s : snaps)
+      fmt::print("{}\n", summary_text(s));
+  }
+  std::fflush(stdout);
+  for (auto& [id, why] : hist->unreadable)
+    warn("snapshot " + id.to_hex() + " cannot be read: " + why.to_string()
+         + " (run `amber verify`)");
+  return hist->unreadable.empty() ? exit_ok : exit_failure;
+}
+
+namespace {
+
+struct type_summary {
+  std::string package;
+  uint64_t count = 0;
+  uint64_t state_bytes = 0;
+};
+
+std::map<std::string, type_summary> by_type(const cache_layer& cache) {
+  std::map<std::string, type_summary> out;
+  for (auto& c : cache.components) {
+    auto& t = out[c.type_name];
+    t.package = c.package.to_string();
+    ++t.count;
+    t.state_bytes += c.state_size;
+  }
+  return out;
+}
+
+std::vector<std::string> refs_to(store& s, const digest& id) {
+  std::vector<std::string> out;
+  if (auto refs = s.list_refs())
+    for (auto& [name, target] : *refs)
+      if (target == id)
+        out.push_back(name);
+  return out;
+}
+
+void print_manifest_text(const digest& id, const manifest& m, const std::vector<std::string>& refs) {
+  fmt::print("snapshot    {}\n", id.to_hex());
+  fmt::print("node        {} (incarnation {})\n", m.node.name, m.node.incarnation);
+  fmt::print("peer id     {}\n", m.node.peer_id.empty() ? "none" : to_hex(m.node.peer_id));
+  fmt::print("created     {} ({})\n", local_time(m.created_at_ms), iso_utc(m.created_at_ms));
+  if (m.parents.empty())
+    fmt::print("parents     none (a root snapshot)\n");
+  for (auto& p : m.parents)
+    fmt::print("parent      {}\n", p.to_hex());
+  std::string ref_text;
+  for (auto& r : refs)
+    ref_text += (ref_text.empty() ? "" : ", ") + r;
+  fmt::print("refs        {}\n", ref_text.empty() ? "none" : ref_text);
+  fmt::print("runtime     {}\n", m.node.runtime_version);
+  fmt::print("registry    {}\n", m.node.registry_fingerprint.to_hex());
+  fmt::print("format      {} (schema {})\n", m.media_type, m.schema_version);
+  uint64_t blobs = 0, bytes = 0;
+  for (auto& l : m.layers) {
+    blobs += l.blobs;
+    bytes += l.bytes;
+  }
+  fmt::print("size        {} in {} blobs\n\nlayers\n", human_bytes(bytes), blobs);
+  for (auto& l : m.layers)
+    fmt::print("  {:<8} {:>6} blob{}  {:>10}  index {}  {}\n", to_string(l.kind), l.blobs,
+               l.blobs == 1 ? " " : "s", human_bytes(l.bytes), l.index.short_hex(), l.media_type);
+}
+
+} // namespace
+
+int cmd_show(const context& ctx, const show_options& opts) {
+  auto db = open_store(ctx, false);
+  if (!db)
+    return fail(ctx, db.error());
+  digest id;
+  if (int rc = resolve(ctx, **db, opts.spec, &id))
+    return rc;
+  std::string bytes;
+  if (status st = (*db)->get_manifest(id, &bytes); !st)
+    return fail(ctx, st);
+  auto m = decode_manifest(bytes);
+  if (!m)
+    return fail(ctx, m.error().with_context("snapshot " + id.to_hex()));
+  auto refs = refs_to(**db, id);
+  auto snap = load_snapshot(**db, id);
+  if (ctx.json) {
+    json out = {{"id", id.to_hex()},
+                {"manifest", json::parse(bytes, nullptr, false)},
+                {"refs", refs}};
+    if (snap) {
+      json types = json::array();
+      for (auto& [name, t] : by_type(snap->cache))
+        types.push_back({{"type", name}, {"package", t.package}, {"count", t.count},
+                         {"state_bytes", t.state_bytes}});
+      out["components_by_type"] = types;
+      json comps = json::array();
+      for (auto& c : snap->cache.components)
+        comps.push_back({{"name", c.name}, {"instance_id", c.instance_id}, {"type", c.type_name},
+                         {"package", c.package.to_string()}, {"graph", c.graph},
+                         {"state", c.state.to_hex()}, {"state_bytes", c.state_size}});
+      out["components"] = comps;
+      json graphs = json::array();
+      for (auto& g : snap->model.graphs)
+        graphs.push_back({{"name", g.name}, {"components", g.instances.size()},
+                          {"wires", g.edges.size()}});
+      out["graphs"] = graphs;
+      out["world"] = {{"node", snap->world.node_name},
+                      {"next_instance_id", snap->world.next_instance_id},
+                      {"peers", snap->world.peers.size()}};
+      out["effects"] = snap->effects.entries.size();
+      out["in_flight_messages"] = snap->trace.messages.size();
+      print_json(out);
+    } else {
+      out["error"] = to_json(snap.error());
+      print_json(out);
+    }
+  } else {
+    print_manifest_text(id, *m, refs);
+    if (snap) {
+      fmt::print("\ncomponents ({})\n", snap->cache.components.size());
+      for (auto& [name, t] : by_type(snap->cache))
+        fmt::print("  {:<24} {:>7}  {:<16} state {}\n", name, t.count, t.package,
+                   human_bytes(t.state_bytes));
+      fmt::print("\ngraphs\n");
+      for (auto& g : snap->model.graphs)
+        fmt::print("  {:<24} {} components, {} wires\n", g.name, g.instances.size(),
+                   g.edges.size());
+      fmt::print("\nworld       next instance id {}, {} peers\n", snap->world.next_instance_id,
+                 snap->world.peers.size());
+      fmt::print("effects     {} entries\n", snap->effects.entries.size());
+      fmt::print("trace       {} messages in flight at the cut\n", snap->trace.messages.size());
+      if (opts.components) {
+        fmt::print("\n{:>6}  {:<24} {:<20} {:>10}  state\n", "id", "name", "type", "bytes");
+        for (auto& c : snap->cache.components)
+          fmt::print("{:>6}  {:<24} {:<20} {:>10}  {}\n", c.instance_id, c.name, c.type_name,
+                     c.state_size, c.state.short_hex());
+      }
+    }
+  }
+  if (!snap) {
+    warn("the layers of snapshot " + id.short_hex() + " cannot be read");
+    return fail(ctx, snap.error());
+  }
+  return exit_ok;
+}
+
+int cmd_diff(const context& ctx, const std::string& a, const std::string& b) {
+  auto db = open_store(ctx, false);
+  if (!db)
+    return fail(ctx, db.error());
+  digest from, to;
+  if (int rc = resolve(ctx, **db, a, &from))
+    return rc;
+  if (int rc = resolve(ctx, **db, b, &to))
+    return rc;
+  auto d = diff_snapshots(**db, from, to);
+  if (!d)
+    return fail(ctx, d.error());
+  if (ctx.json) {
+    auto list = [](const std::vector<component_delta>& xs) {
+      json out = json::array();
+      for (auto& x : xs) {
+        json j = {{"name", x.name}, {"type", x.type_name}, {"old_bytes", x.old_bytes},
+                  {"new_bytes", x.new_bytes}};
+        j["old_state"] = x.old_state.is_zero() ? json(nullptr) : json(x.old_state.to_hex());
+        j["new_state"] = x.new_state.is_zero() ? json(nullptr) : json(x.new_state.to_hex());
+        if (!x.old_type_name.empty() && x.old_type_name != x.type_name)
+          j["old_type"] = x.old_type_name;
+        out.push_back(j);
+      }
+      return out;
+    };
+    print_json({{"from", from.to_hex()},
+                {"to", to.to_hex()},
+                {"added", list(d->added)},
+                {"removed", list(d->removed)},
+                {"changed", list(d->changed)},
+                {"unchanged", d->unchanged},
+                {"state_bytes_delta", d->state_bytes_delta},
+                {"graphs_added", d->graphs_added},
+                {"graphs_removed", d->graphs_removed},
+                {"graphs_changed", d->graphs_changed},
+                {"node_renamed", d->node_renamed},
+                {"config_changed", d->config_changed}});
+    return exit_ok;
+  }
+  fmt::print("diff {} -> {}\n", from.short_hex(), to.short_hex());
+  for (auto& x : d->removed)
+    fmt::print("removed  {:<24} {:<20} -{}\n", x.name, x.type_name, human_bytes(x.old_bytes));
+  for (auto& x : d->added)
+    fmt::print("added    {:<24} {:<20} +{}\n", x.name, x.type_name, human_bytes(x.new_bytes));
+  for (auto& x : d->changed) {
+    std::string type = x.old_type_name == x.type_name ? x.type_name
+                                                      : x.old_type_name + " -> " + x.type_name;
+    fmt::print("changed  {:<24} {:<20} {} -> {}\n", x.name, type, human_bytes(x.old_bytes),
+               human_bytes(x.new_bytes));
+  }
+  for (auto& g : d->graphs_added)
+    fmt::print("graph added    {}\n", g);
+  for (auto& g : d->graphs_removed)
+    fmt::print("graph removed  {}\n", g);
+  for (auto& g : d->graphs_changed)
+    fmt::print("graph changed  {}\n", g);
+  if (d->node_renamed)
+    fmt::print("node renamed\n");
+  if (d->config_changed)
+    fmt::print("node config changed\n");
+  fmt::print("{} changed, {} added, {} removed, {} unchanged; state {}{}\n", d->changed.size(),
+             d->added.size(), d->removed.size(), d->unchanged,
+             d->state_bytes_delta < 0 ? "-" : "+",
+             human_bytes(static_cast<uint64_t>(std::abs(d->state_bytes_delta))));
+  return exit_ok;
+}
+
+int cmd_verify(const context& ctx) {
+  auto db = open_store(ctx, false);
+  if (!db)
+    return fail(ctx, db.error());
+  progress_line line(ctx);
+  auto r = verify_store(**db, line.fn());
+  line.done();
+  if (!r)
+    return fail(ctx, r.error());
+  if (ctx.json) {
+    json problems = json::array();
+    for (auto& p : r->problems)
+      problems.push_back({{"kind", to_string(p.kind)}, {"object", p.object},
+                          {"code", to_string(p.problem.code())}, {"message", p.problem.message()}});
+    print_json({{"ok", r->ok()},
+                {"blobs", r->blobs},
+                {"blob_bytes", r->blob_bytes},
+                {"snapshots", r->snapshots},
+                {"refs", r->refs},
+                {"missing_parents", r->missing_parents},
+                {"problems", problems}});
+  } else {
+    for (auto& p : r->problems)
+      fmt::print("bad {} {}: {}\n", to_string(p.kind), p.object, p.problem.to_string());
+    fmt::print("checked {} ({}), {}, {}", plural(r->blobs, "blob"), human_bytes(r->blob_bytes),
+               plural(r->snapshots, "snapshot"), plural(r->refs, "ref"));
+    if (r->missing_parents > 0)
+      fmt::print("; {} a parent that is not in this store (collected by gc, or not imported)",
+                 r->missing_parents == 1 ? "1 snapshot has" : plural(r->missing_parents, "snapshot") + " have");
+    if (r->ok())
+      fmt::print(": all ok\n");
+    else
+      fmt::print(": {} problem{} found\n", r->problems.size(), r->problems.size() == 1 ? "" : "s");
+  }
+  std::fflush(stdout);
+  return r->ok() ? exit_ok : exit_failure;
+}
+
+int cmd_gc(const context& ctx, const gc_cli_options& opts) {
+  auto db = open_store(ctx, false);
+  if (!db)
+    return fail(ctx, db.error());
+  gc_options o;
+  o.keep = opts.keep;
+  o.dry_run = opts.dry_run;
+  progress_line line(ctx);
+  auto r = collect_garbage(**db, o, line.fn());
+  line.done();
+  if (!r)
+    return fail(ctx, r.error(), r.error().code() == errc::invalid_argument ? exit_usage
+                                                                             : exit_code_for(r.error()));
+  if (ctx.json) {
+    print_json({{"dry_run", r->dry_run},
+                {"removed_snapshots", hex_list(r->removed_snapshots)},
+                {"removed_blobs", r->removed_blobs},
+                {"freed_bytes", r->freed_bytes},
+                {"kept_snapshots", r->kept_snapshots},
+                {"kept_blobs", r->kept_blobs},
+                {"kept_bytes", r->kept_bytes}});
+    return exit_ok;
+  }
+  const char* verb = r->dry_run ? "would remove" : "removed";
+  for (auto& id : r->removed_snapshots)
+    fmt::print("{} snapshot {}\n", verb, id.short_hex());
+  fmt::print("{} {} and {}, {} {}; kept {}, {} ({})\n", verb,
+             plural(r->removed_snapshots.size(), "snapshot"), plural(r->removed_blobs, "blob"),
+             r->dry_run ? "would free" : "freed", human_bytes(r->freed_bytes),
+             plural(r->kept_snapshots, "snapshot"), plural(r->kept_blobs, "blob"),
+             human_bytes(r->kept_bytes));
+  return exit_ok;
+}
+
+int cmd_export(const context& ctx, const std::string& spec, const std::string& file, bool force) {
+  auto db = open_store(ctx, false);
+  if (!db)
+    return fail(ctx, db.error());
+  digest id;
+  if (int rc = resolve(ctx, **db, spec, &id))
+    return rc;
+  export_options o;
+  o.overwrite = force;
+  progress_line line(ctx);
+  auto r = export_snapshot(**db, id, file, o, line.fn());
+  line.done();
+  if (!r)
+    return fail(ctx, r.error());
+  if (ctx.json)
+    print_json({{"id", id.to_hex()}, {"file", file}, {"blobs", r->blobs}, {"bytes", r->file_bytes}});
+  else
+    fmt::print("exported {} ({}) to {}: {}\n", id.to_hex(), plural(r->blobs, "blob"), file,
+               human_bytes(r->file_bytes));
+  return exit_ok;
+}
+
+int cmd_import(const context& ctx, const import_cli_options& opts) {
+  auto db = open_store(ctx, true);
+  if (!db)
+    return fail(ctx, db.error());
+  import_options o;
+  o.force_head = opts.set_head;
+  progress_line line(ctx);
+  auto r = import_snapshot(**db, opts.file, o, line.fn());
+  line.done();
+  if (!r)
+    return fail(ctx, r.error());
+  auto head = (*db)->get_ref(r->head_ref);
+  if (ctx.json) {
+    print_json({{"id", r->id.to_hex()},
+                {"node", r->node},
+                {"blobs", r->blobs},
+                {"new_blobs", r->new_blobs},
+                {"bytes_written", r->bytes_written},
+                {"already_present", r->already_present},
+                {"head_ref", r->head_ref},
+                {"head", head ? json(head->to_hex()) : json(nullptr)},
+                {"head_moved", r->head_moved}});
+    return exit_ok;
+  }
+  fmt::print("imported {} (node {}): {}, {} new ({}){}\n", r->id.to_hex(), r->node,
+             plural(r->blobs, "blob"), r->new_blobs, human_bytes(r->bytes_written),
+             r->already_present ? "; the store already had it" : "");
+  if (r->head_moved || (head && *head == r->id))
+    fmt::print("{} -> {}\n", r->head_ref, r->id.short_hex());
+  else if (head)
+    fmt::print("{} stays at {} (pass --set-head to move it)\n", r->head_ref, head->short_hex());
+  return exit_ok;
+}
+
+} // namespace amber::cli
