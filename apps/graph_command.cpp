@@ -1,6 +1,7 @@
 // amber graph [--dot] [ID|GRAPH]: a component topology (from a graph file or
 // a snapshot's model layer), or the snapshot DAG of a store. CAF-free.
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/core.h>
@@ -121,10 +122,14 @@ int show_dag(const context& ctx, const graph_options& opts) {
           fmt::print("  {} -> {};\n", quote(s.id.to_hex()), quote(p.to_hex()));
     fmt::print("}}\n");
   } else {
-    for (auto& l : draw_history(snaps)) {
+    auto lines = draw_history(snaps);
+    size_t width = 0;
+    for (auto& l : lines)
+      width = std::max(width, l.lanes.size());
+    for (auto& l : lines) {
       if (l.snapshot) {
         auto& s = snaps[*l.snapshot];
-        fmt::print("{}  {} {} #{}\n", l.lanes, s.id.short_hex(), s.node, s.incarnation);
+        fmt::print("{:<{}}  {} {} #{}\n", l.lanes, width, s.id.short_hex(), s.node, s.incarnation);
       } else {
         fmt::print("{}\n", l.lanes);
       }
