@@ -2,7 +2,11 @@
 
 #include <caf/scoped_actor.hpp>
 
+#include <caf/send.hpp>
+
+#include "amber/checkpoint/snapshot.hpp"
 #include "amber/runtime/error.hpp"
+#include "amber/runtime/message_codec.hpp"
 
 namespace bank {
 
@@ -31,20 +35,24 @@ caf::behavior account::make_behavior() {
     state().balance = to_int(param("balance"), 0);
   }
   return {
-    [this](withdraw_atom, int64_t amount, uint32_t to) {
+    [this](withdraw_atom, int64_t amount, uint32_t to, uint32_t driver) {
       auto& s = state();
       if (amount <= 0 || amount > s.balance || to == instance_id()) {
         ++s.rejected;
+        if (driver != 0)
+          send_to(driver, settled_atom::value);
         return;
       }
       s.balance -= amount;
       ++s.sent;
-      if (emit("clearing", transfer_atom::value, amount, to) == 0)
-        send_to(to, deposit_atom::value, amount);
+      if (emit("clearing", transfer_atom::value, amount, to, driver) == 0)
+        send_to(to, deposit_atom::value, amount, driver);
     },
-    [this](deposit_atom, int64_t amount) {
+    [this](deposit_atom, int64_t amount, uint32_t driver) {
       state().balance += amount;
       ++state().received;
+      if (driver != 0)
+        send_to(driver, settled_atom::value);
     },
     [this](balance_atom) { return state().balance; },
   };
@@ -52,10 +60,10 @@ caf::behavior account::make_behavior() {
 
 caf::behavior clearing::make_behavior() {
   return {
-    [this](transfer_atom, int64_t amount, uint32_t to) {
+    [this](transfer_atom, int64_t amount, uint32_t to, uint32_t driver) {
       ++state().forwarded;
       state().volume[to] += amount;
-      send_to(to, deposit_atom::value, amount);
+      send_to(to, deposit_atom::value, amount, driver);
     },
   };
 }
@@ -64,28 +72,50 @@ caf::behavior driver::make_behavior() {
   if (!restored()) {
     state().rng = static_cast<uint64_t>(to_int(param("seed"), 1));
     state().max_amount = to_int(param("max_amount"), 100);
+    state().window = static_cast<uint32_t>(to_int(param("window"), 64));
   }
   return {
     [this](run_atom, uint32_t n) -> uint64_t {
+      issue(n);
+      return state().issued;
+    },
+    [this](start_atom) {
       auto& s = state();
-      if (s.accounts.empty()) {
-        auto count = static_cast<uint32_t>(to_int(param("accounts"), 0));
-        for (uint32_t i = 0; i < count; ++i)
-          if (auto id = id_of("acct-" + std::to_string(i)))
-            s.accounts.push_back(*id);
-      }
-      if (s.accounts.size() < 2)
-        return 0;
-      for (uint32_t i = 0; i < n; ++i) {
-        auto from = s.accounts[splitmix64(s.rng) % s.accounts.size()];
-        auto to = s.accounts[splitmix64(s.rng) % s.accounts.size()];
-        auto amount = static_cast<int64_t>(splitmix64(s.rng) % s.max_amount) + 1;
-        send_to(from, withdraw_atom::value, amount, to);
-        ++s.issued;
-      }
-      return s.issued;
+      if (s.running)
+        return;
+      s.running = true;
+      if (s.outstanding < s.window)
+        issue(static_cast<uint32_t>(s.window - s.outstanding));
+    },
+    [this](halt_atom) { state().running = false; },
+    [this](settled_atom) {
+      auto& s = state();
+      if (s.outstanding > 0)
+        --s.outstanding;
+      if (s.running && s.outstanding < s.window)
+        issue(1);
     },
   };
+}
+
+void driver::issue(uint32_t n) {
+  auto& s = state();
+  if (s.accounts.empty()) {
+    auto count = static_cast<uint32_t>(to_int(param("accounts"), 0));
+    for (uint32_t i = 0; i < count; ++i)
+      if (auto id = id_of("acct-" + std::to_string(i)))
+        s.accounts.push_back(*id);
+  }
+  if (s.accounts.size() < 2)
+    return;
+  for (uint32_t i = 0; i < n; ++i) {
+    auto from = s.accounts[splitmix64(s.rng) % s.accounts.size()];
+    auto to = s.accounts[splitmix64(s.rng) % s.accounts.size()];
+    auto amount = static_cast<int64_t>(splitmix64(s.rng) % s.max_amount) + 1;
+    send_to(from, withdraw_atom::value, amount, to, instance_id());
+    ++s.issued;
+    ++s.outstanding;
+  }
 }
 
 amber::status register_types(amber::registry& reg) {
@@ -149,6 +179,52 @@ amber::status run_drivers(amber::node& n, uint32_t per_driver) {
       return failure;
   }
   return amber::status::ok();
+}
+
+namespace {
+
+void tell_drivers(amber::node& n, const caf::message& msg) {
+  for (auto& c : n.components())
+    if (c.type_name == driver::type_name)
+      caf::anon_send(c.handle, msg);
+}
+
+} // namespace
+
+void start_drivers(amber::node& n) {
+  tell_drivers(n, caf::make_message(start_atom::value));
+}
+
+void halt_drivers(amber::node& n) {
+  tell_drivers(n, caf::make_message(halt_atom::value));
+}
+
+amber::result<money> money_in_snapshot(amber::store& s, const amber::digest& id,
+                                       caf::actor_system& sys) {
+  auto snap = amber::load_snapshot(s, id);
+  if (!snap)
+    return snap.error();
+  money out;
+  std::string bytes;
+  for (auto& c : snap->cache.components) {
+    if (c.type_name != account::type_name)
+      continue;
+    AMBER_RETURN_IF_ERROR(s.get_blob(c.state, &bytes));
+    account_state st;
+    AMBER_RETURN_IF_ERROR(amber::decode(bytes, &st, "state of " + c.name));
+    out.balances += st.balance;
+  }
+  for (auto& m : snap->trace.messages) {
+    auto msg = amber::decode_message(sys, m.payload);
+    if (!msg)
+      return msg.error();
+    ++out.messages_in_flight;
+    if (msg->match_elements<transfer_atom, int64_t, uint32_t, uint32_t>())
+      out.in_flight += msg->get_as<int64_t>(1);
+    else if (msg->match_elements<deposit_atom, int64_t, uint32_t>())
+      out.in_flight += msg->get_as<int64_t>(1);
+  }
+  return out;
 }
 
 } // namespace bank

@@ -2,12 +2,17 @@
 
 // A bank, written as amber components: the example behind `amber demo`.
 //
-// - bank.account holds a balance. On `withdraw(amount, to)` it debits itself
-//   (when it can) and sends the money on: through its "clearing" wire when it
-//   has one, else straight to the receiving account as `deposit`.
+// - bank.account holds a balance. On `withdraw(amount, to, driver)` it debits
+//   itself (when it can) and sends the money on: through its "clearing" wire
+//   when it has one, else straight to the receiving account as `deposit`.
+//   The receiving account tells the driver the transfer is `settled` (as
+//   does a refused withdrawal).
 // - bank.clearing forwards transfers to their receiving account, so money is
 //   in flight across two hops, and keeps per-account volumes.
-// - bank.driver issues random transfers between accounts on `run(n)`.
+// - bank.driver issues random transfers between accounts: `run(n)` issues n
+//   at once; `start` keeps a window of transfers in flight until `halt`,
+//   issuing a new one whenever one settles. All of it is component messages,
+//   so a checkpoint records the stream and a restored bank drives on.
 //
 // Money is conserved: the sum of all balances, plus the amounts in flight,
 // never changes.
@@ -21,6 +26,7 @@
 
 #include "amber/runtime/component.hpp"
 #include "amber/runtime/node.hpp"
+#include "amber/storage/store.hpp"
 
 namespace bank {
 
@@ -29,6 +35,9 @@ using deposit_atom = caf::atom_constant<caf::atom("deposit")>;
 using transfer_atom = caf::atom_constant<caf::atom("transfer")>;
 using balance_atom = caf::atom_constant<caf::atom("balance")>;
 using run_atom = caf::atom_constant<caf::atom("run")>;
+using start_atom = caf::atom_constant<caf::atom("start")>;
+using halt_atom = caf::atom_constant<caf::atom("halt")>;
+using settled_atom = caf::atom_constant<caf::atom("settled")>;
 
 struct account_state {
   std::string owner;
@@ -46,7 +55,7 @@ struct account_state {
 class account : public amber::component<account_state> {
 public:
   static constexpr const char* type_name = "bank.account";
-  static amber::package_ref package() { return {"bank", "1.0.0"}; }
+  static amber::package_ref package() { return {"bank", "1.1.0"}; }
   using component::component;
   caf::behavior make_behavior() override;
 };
@@ -64,7 +73,7 @@ struct clearing_state {
 class clearing : public amber::component<clearing_state> {
 public:
   static constexpr const char* type_name = "bank.clearing";
-  static amber::package_ref package() { return {"bank", "1.0.0"}; }
+  static amber::package_ref package() { return {"bank", "1.1.0"}; }
   using component::component;
   caf::behavior make_behavior() override;
 };
@@ -74,19 +83,25 @@ struct driver_state {
   uint64_t issued = 0;
   std::vector<uint32_t> accounts; ///< Instance ids, resolved on first run.
   int64_t max_amount = 100;
+  bool running = false;  ///< Between start and halt.
+  uint32_t window = 64;  ///< Transfers kept in flight while running.
+  uint64_t outstanding = 0; ///< Issued and not yet settled.
 
   template <class Archive>
   void serialize(Archive& ar, unsigned) {
-    ar& rng& issued& accounts& max_amount;
+    ar& rng& issued& accounts& max_amount& running& window& outstanding;
   }
 };
 
 class driver : public amber::component<driver_state> {
 public:
   static constexpr const char* type_name = "bank.driver";
-  static amber::package_ref package() { return {"bank", "1.0.0"}; }
+  static amber::package_ref package() { return {"bank", "1.1.0"}; }
   using component::component;
   caf::behavior make_behavior() override;
+
+private:
+  void issue(uint32_t n);
 };
 
 /// Registers the three bank types.
@@ -112,5 +127,21 @@ amber::result<int64_t> total_balance(amber::node& n);
 /// Tells every driver to issue `per_driver` transfers and waits until they
 /// have been sent (not until they have arrived).
 amber::status run_drivers(amber::node& n, uint32_t per_driver);
+
+/// Starts (or halts) every driver's continuous stream of transfers.
+void start_drivers(amber::node& n);
+void halt_drivers(amber::node& n);
+
+/// The money in a snapshot, read from the store alone: the balances of all
+/// accounts plus the amounts in flight (transfers and deposits recorded in
+/// the trace layer). `sys` decodes the recorded messages.
+struct money {
+  int64_t balances = 0;
+  int64_t in_flight = 0;
+  uint64_t messages_in_flight = 0;
+  int64_t total() const { return balances + in_flight; }
+};
+amber::result<money> money_in_snapshot(amber::store& s, const amber::digest& id,
+                                       caf::actor_system& sys);
 
 } // namespace bank

@@ -6,10 +6,14 @@
 
 #include <cstdint>
 #include <map>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/atom.hpp>
+
+#include <caf/message_handler.hpp>
 
 #include "amber/runtime/component.hpp"
 #include "amber/runtime/registry.hpp"
@@ -21,6 +25,7 @@ using add_atom = caf::atom_constant<caf::atom("add")>;
 using forward_atom = caf::atom_constant<caf::atom("forward")>;
 using spin_atom = caf::atom_constant<caf::atom("spin")>;
 using get_atom = caf::atom_constant<caf::atom("get")>;
+using sleep_atom = caf::atom_constant<caf::atom("sleep")>;
 
 struct profile_state {
   std::string name;
@@ -115,8 +120,34 @@ public:
           send_to(instance_id(), spin_atom::value, n - 1);
       },
       [this](get_atom) { return state().count; },
+      [](sleep_atom, int64_t ms) {
+        // Busy on purpose: whatever arrives meanwhile waits in the mailbox.
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      },
     };
   }
+};
+
+using arm_atom = caf::atom_constant<caf::atom("arm")>;
+
+/// A counter that, once armed, crashes while it serializes its state: it
+/// dies in the middle of a cut, having sent nothing for it.
+class fragile : public counter {
+public:
+  static constexpr const char* type_name = "test.fragile";
+  using counter::counter;
+  caf::behavior make_behavior() override {
+    caf::message_handler arm{[this](arm_atom) { armed_ = true; }};
+    return arm.or_else(counter::make_behavior());
+  }
+  std::string save_state() const override {
+    if (armed_)
+      throw std::runtime_error("test.fragile crashed while serializing");
+    return counter::save_state();
+  }
+
+private:
+  bool armed_ = false;
 };
 
 /// test.counter as package version 2.0.0 ships it.
