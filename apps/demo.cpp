@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <thread>
 
 #include <fmt/core.h>
 
@@ -17,13 +18,14 @@ namespace amber::app {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr auto load_time = 300ms; // Transfers run this long before each checkpoint.
+constexpr auto quiet_timeout = std::chrono::seconds(60);
 
 double ms_since(clock_type::time_point start) {
   return std::chrono::duration<double, std::milli>(clock_type::now() - start).count();
 }
-
-constexpr uint32_t transfers_per_driver = 5000;
-constexpr auto quiet_timeout = std::chrono::seconds(60);
 
 // Everything the demo prints as a failure ends here.
 int fail(const std::string& what, const status& st) {
@@ -37,34 +39,53 @@ struct demo_run {
   node_config config;
 };
 
-// Lets the drivers issue transfers, waits for every one to land, checks the
-// total, and checkpoints.
-result<digest> transfer_and_checkpoint(node& n, demo_run& run, int64_t expected_total) {
-  auto start = clock_type::now();
-  AMBER_RETURN_IF_ERROR(bank::run_drivers(n, transfers_per_driver));
-  if (!n.wait_quiet(quiet_timeout))
-    return status(errc::timeout, "transfers did not settle");
-  auto total = bank::total_balance(n);
-  if (!total)
-    return total.error();
-  fmt::print("ran {} transfers in {:.1f} ms; total {}\n",
-             transfers_per_driver * 4, ms_since(start), *total);
-  if (*total != expected_total)
-    return status(errc::internal, fmt::format("money was not conserved: total {} != {}", *total,
-                                              expected_total));
-  auto before = run.db->stats();
+// Lets transfers run, then checkpoints without stopping them, and checks the
+// snapshot from the store alone: balances + money in flight = the total.
+result<digest> checkpoint_under_load(node& n, demo_run& run, int64_t expected_total) {
+  std::this_thread::sleep_for(load_time);
+  auto delivered = n.core().counters.delivered.load();
   checkpointer cp(n, run.db);
-  start = clock_type::now();
-  auto id = cp.checkpoint();
-  if (!id)
-    return id.error();
-  auto elapsed = ms_since(start);
-  auto after = run.db->stats();
-  fmt::print("checkpoint {} of node '{}' (incarnation {}): {} components, {} new blobs, "
-             "{:.1f} ms\n",
-             id->short_hex(), n.name(), n.incarnation(), n.components().size(),
-             before && after ? after->blobs - before->blobs : 0, elapsed);
-  return id;
+  auto rep = cp.checkpoint_with_report();
+  if (!rep)
+    return rep.error();
+  auto& c = n.core().counters;
+  fmt::print("checkpoint {} of node '{}' (incarnation {}) under load: {} components "
+             "({} clean ones reused their blob), {} messages in flight, {:.1f} ms; longest component "
+             "pause {:.1f} us ({:.1f} us of it serializing)\n",
+             rep->id.short_hex(), n.name(), n.incarnation(), rep->components, rep->reused,
+             rep->in_flight, rep->duration.count() / 1000.0, c.max_pause_ns.load() / 1000.0,
+             c.max_pause_serialize_ns.load() / 1000.0);
+  auto money = bank::money_in_snapshot(*run.db, rep->id, n.system());
+  if (!money)
+    return money.error();
+  fmt::print("  from the store: balances {} + in flight {} = {} ({} messages delivered "
+             "while it ran)\n",
+             money->balances, money->in_flight, money->total(),
+             n.core().counters.delivered.load() - delivered);
+  if (money->total() != expected_total)
+    return status(errc::internal, fmt::format("snapshot {} does not conserve money: {} != {}",
+                                              rep->id.short_hex(), money->total(),
+                                              expected_total));
+  return rep->id;
+}
+
+uint64_t injected(const node_core& core) {
+  uint64_t n = 0;
+  for (auto& kv : core.injected())
+    n += kv.second;
+  return n;
+}
+
+result<std::unique_ptr<node>> restore(demo_run& run, const std::string& spec) {
+  auto start = clock_type::now();
+  auto n = restore_node(*run.db, spec, run.types, restore_options{run.config, 0, {}});
+  if (!n)
+    return n.error();
+  fmt::print("restored {} in {:.1f} ms: incarnation {}, {} components, {} messages "
+             "re-delivered; transfers resume\n",
+             (*n)->last_snapshot()->short_hex(), ms_since(start), (*n)->incarnation(),
+             (*n)->components().size(), injected((*n)->core()));
+  return n;
 }
 
 } // namespace
@@ -81,17 +102,19 @@ int run_demo(const std::string& store_dir) {
   run.db = *db;
   fmt::print("amber demo: store {}\n", store_dir);
 
-  // First life: restore the store's head if it has one, else a fresh bank.
+  // First life: the store's head if it has one, else a fresh bank.
   std::unique_ptr<node> n;
+  int64_t expected_total = 0;
   auto head = run.db->get_ref(head_ref("bank"));
   if (head) {
-    auto start = clock_type::now();
-    auto restored = restore_node(*run.db, head_ref("bank"), run.types, restore_options{run.config, 0, {}});
+    auto restored = restore(run, head_ref("bank"));
     if (!restored)
       return fail("restoring the head", restored.error());
     n = std::move(*restored);
-    fmt::print("restored node 'bank' from head {} in {:.1f} ms: incarnation {}, {} components\n",
-               head->short_hex(), ms_since(start), n->incarnation(), n->components().size());
+    auto money = bank::money_in_snapshot(*run.db, *head, n->system());
+    if (!money)
+      return fail("reading the head's money", money.error());
+    expected_total = money->total();
   } else if (head.error().is_not_found()) {
     node_options nopts;
     nopts.name = "bank";
@@ -101,35 +124,45 @@ int run_demo(const std::string& store_dir) {
     params.seed = std::random_device{}();
     if (auto st = n->install(bank::make_graph(params)); !st)
       return fail("installing the bank", st);
+    auto total = bank::total_balance(*n);
+    if (!total)
+      return fail("summing balances", total.error());
+    expected_total = *total;
     fmt::print("fresh node 'bank': {} accounts, {} clearing houses, {} drivers\n",
                params.accounts, params.clearing_houses, params.drivers);
   } else {
     return fail("reading the head", head.error());
   }
-  auto total = bank::total_balance(*n);
-  if (!total)
-    return fail("summing balances", total.error());
-  const int64_t expected_total = *total;
   fmt::print("total money: {}\n", expected_total);
+  bank::start_drivers(*n);
 
-  auto first = transfer_and_checkpoint(*n, run, expected_total);
+  auto first = checkpoint_under_load(*n, run, expected_total);
   if (!first)
     return fail("first checkpoint", first.error());
-  auto stopped_incarnation = n->incarnation();
-  n.reset();
-  fmt::print("stopped node 'bank' (incarnation {})\n", stopped_incarnation);
+  auto issued = n->core().counters.sent.load();
+  n.reset(); // Stopped mid-stream: whatever was in flight lives on in the snapshot.
+  fmt::print("stopped node 'bank' with transfers running ({} messages sent in this life)\n",
+             issued);
 
-  // Second life: a fresh node from the head we just wrote.
-  auto start = clock_type::now();
-  auto restored = restore_node(*run.db, first->to_hex(), run.types, restore_options{run.config, 0, {}});
+  // Second life: a fresh node from the snapshot just taken.
+  auto restored = restore(run, first->to_hex());
   if (!restored)
     return fail("restoring", restored.error());
   n = std::move(*restored);
-  fmt::print("restored {} in {:.1f} ms: incarnation {}, {} components\n", first->short_hex(),
-             ms_since(start), n->incarnation(), n->components().size());
-  auto second = transfer_and_checkpoint(*n, run, expected_total);
+  auto second = checkpoint_under_load(*n, run, expected_total);
   if (!second)
     return fail("second checkpoint", second.error());
+
+  bank::halt_drivers(*n);
+  if (!n->wait_quiet(quiet_timeout))
+    return fail("settling", status(errc::timeout, "transfers did not settle"));
+  auto total = bank::total_balance(*n);
+  if (!total)
+    return fail("summing balances", total.error());
+  fmt::print("halted the drivers; the accounts hold {}\n", *total);
+  if (*total != expected_total)
+    return fail("checking the total", status(errc::internal, "money was not conserved"));
+  bank::start_drivers(*n); // The head keeps them running for the next demo.
   fmt::print("demo ok: incarnation={} snapshot={} total={}\n", n->incarnation(),
              second->to_hex(), expected_total);
   return 0;

@@ -276,22 +276,42 @@ TEST_CASE("export, import into an empty store, restore there: the same component
   auto source_states = states_of(store, ids[1]);
   CHECK(states_of(fresh, ids[1]) == source_states);
 
-  // Restore in the new store; the final checkpoint on SIGTERM captures the
-  // restored components' state, re-serialized by the components themselves.
+  auto again = amber_json({"import", file, "--store", fresh});
+  CHECK(again.at("already_present") == true);
+  CHECK(again.at("head_moved") == false);
+}
+
+TEST_CASE("a quiet bank exported, imported and restored elsewhere has the same state") {
+  // The demo's snapshots are taken under load, and a restored demo bank
+  // trades on at once; a bank whose drivers were never started stays still,
+  // so the restored node's final checkpoint must equal the source exactly.
+  scratch dir;
+  std::string source = dir / "source";
+  {
+    child node({"run", example("bank.toml"), "--store", source, "--threads", "2", "--json"});
+    REQUIRE(node.wait_for_line([](auto& l) { return contains(l, "\"started\""); }));
+    node.signal(SIGTERM);
+    REQUIRE(node.wait() == 0);
+  }
+  auto ids = log_ids(source);
+  REQUIRE(ids.size() == 1);
+  std::string file = dir / "quiet.amber";
+  REQUIRE(run_amber({"export", "bank", file, "--store", source}).code == 0);
+  std::string fresh = dir / "fresh";
+  REQUIRE(run_amber({"import", file, "--store", fresh}).code == 0);
+  auto source_states = states_of(source, ids[0]);
+
   child node({"restore", "bank", "--store", fresh, "--threads", "2", "--json"});
   REQUIRE(node.wait_for_line([](auto& l) { return contains(l, "\"started\""); }));
   node.signal(SIGTERM);
   REQUIRE(node.wait() == 0);
   auto after = log_ids(fresh);
   REQUIRE(after.size() == 2);
-  CHECK(after[1] == ids[1]);
+  CHECK(after[1] == ids[0]);
   CHECK(states_of(fresh, after[0]) == source_states);
-  auto diff = amber_json({"diff", ids[1], after[0], "--store", fresh});
+  auto diff = amber_json({"diff", ids[0], after[0], "--store", fresh});
   CHECK(diff.at("changed").empty());
   CHECK(diff.at("unchanged") == 1008);
-  auto again = amber_json({"import", file, "--store", fresh});
-  CHECK(again.at("already_present") == true);
-  CHECK(again.at("head_moved") == false);
 }
 
 TEST_CASE("import refuses a damaged or truncated file before writing anything") {
