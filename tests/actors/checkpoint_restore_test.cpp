@@ -56,6 +56,15 @@ void stir(node& n, int rounds) {
                "ledger-" + std::to_string((i * 7) % per_type), "key" + std::to_string(i % 5),
                int64_t{i});
   }
+  // A request after the sends to each touched component: when it is
+  // answered, the sends before it were processed (mailboxes are FIFO per
+  // sender), and wait_quiet covers what they sent on.
+  for (int i = 0; i < std::min(rounds, per_type); ++i) {
+    auto s = std::to_string(i);
+    for (auto name : {"profile-" + s, "ledger-" + s})
+      self->request(n.find(name)->handle, std::chrono::seconds(30), snapshot_atom::value)
+        .receive([](std::string&) {}, [](caf::error&) { FAIL("no answer"); });
+  }
   REQUIRE(n.wait_quiet(std::chrono::seconds(30)));
 }
 
@@ -106,8 +115,9 @@ TEST_CASE("a node of 1,200 components of three types restores with equal state")
 
   SUBCASE("messaging works afterwards, wires included") {
     caf::scoped_actor self{m.system()};
-    self->send(m.find("ledger-3")->handle, test::forward_atom::value, std::string("ledger-4"),
-               std::string("fresh"), int64_t{42});
+    self->request(m.find("ledger-3")->handle, std::chrono::seconds(10), test::forward_atom::value,
+                  std::string("ledger-4"), std::string("fresh"), int64_t{42})
+      .receive([] {}, [](caf::error&) { FAIL("no answer"); });
     REQUIRE(m.wait_quiet(std::chrono::seconds(10)));
     int64_t value = 0;
     self->request(m.find("ledger-4")->handle, std::chrono::seconds(5), test::get_atom::value,

@@ -52,9 +52,14 @@ TEST_CASE("components message each other by name through the runtime") {
   node n(test::make_registry(), {});
   REQUIRE(n.spawn("test.ledger", "a").ok());
   REQUIRE(n.spawn("test.ledger", "b").ok());
-  caf::scoped_actor self{n.system()};
-  self->send(n.find("a")->handle, test::forward_atom::value, std::string("b"),
-             std::string("k"), int64_t{5});
+  {
+    // A request, not a send: wait_quiet sees messages between components,
+    // not one from outside still waiting in a mailbox.
+    caf::scoped_actor self{n.system()};
+    self->request(n.find("a")->handle, std::chrono::seconds(5), test::forward_atom::value,
+                  std::string("b"), std::string("k"), int64_t{5})
+      .receive([] {}, [](caf::error&) { FAIL("a did not answer"); });
+  }
   REQUIRE(n.wait_quiet(std::chrono::seconds(5)));
   CHECK(ask(n, "b", "k") == 5);
   CHECK(ask(n, "a", "k") == -1);

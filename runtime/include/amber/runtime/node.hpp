@@ -8,7 +8,9 @@
 //
 // Ownership: the node owns the actor system; everything spawned in it (the
 // checkpointer's actors too) must be gone before the node is destroyed —
-// `stop()` and the destructor kill the components and wait for all actors.
+// `stop()` and the destructor kill the components and wait for all actors,
+// so a caf::scoped_actor made on `system()` must be gone first (CAF waits
+// for it too, hidden or not).
 // Thread-safety: all methods may be called from any thread, but not from
 // inside one of the node's own actors (spawn and stop block).
 
@@ -85,6 +87,8 @@ public:
 
   /// Waits until no component message is in flight and nothing was handled
   /// for `settle`. @return false when that did not happen within `timeout`.
+  /// It cannot see a message from outside the node that still waits in a
+  /// mailbox: to wait for one, make it a request and wait for the answer.
   bool wait_quiet(std::chrono::milliseconds timeout,
                   std::chrono::milliseconds settle = std::chrono::milliseconds(2));
 
