@@ -90,7 +90,6 @@ void component_base::on_envelope(envelope& e) {
     user_behavior_(e.payload);
   ++received_;
   dirty_ = true;
-  core_->counters.handled.fetch_add(1, std::memory_order_relaxed);
   core_->counters.delivered.fetch_add(1, std::memory_order_release);
 }
 

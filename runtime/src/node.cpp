@@ -171,11 +171,12 @@ bool node::wait_quiet(std::chrono::milliseconds timeout, std::chrono::millisecon
   auto& c = core_->counters;
   while (std::chrono::steady_clock::now() < deadline) {
     auto handled = c.handled.load(std::memory_order_acquire);
-    if (c.sent.load(std::memory_order_acquire) == c.delivered.load(std::memory_order_acquire)) {
+    auto delivered = c.delivered.load(std::memory_order_acquire);
+    if (c.sent.load(std::memory_order_acquire) == delivered) {
       std::this_thread::sleep_for(settle);
       if (c.handled.load(std::memory_order_acquire) == handled
-          && c.sent.load(std::memory_order_acquire)
-               == c.delivered.load(std::memory_order_acquire))
+          && c.delivered.load(std::memory_order_acquire) == delivered
+          && c.sent.load(std::memory_order_acquire) == delivered)
         return true;
     } else {
       std::this_thread::sleep_for(std::chrono::microseconds(200));

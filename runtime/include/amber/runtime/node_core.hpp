@@ -25,16 +25,18 @@ namespace amber {
 
 /// Node-wide counters. A node is quiet when `sent == delivered` and nothing
 /// moves between two readings.
+// Each hot counter has its own cache line: every message touches them from
+// every scheduler thread.
 struct message_counters {
-  std::atomic<uint64_t> sent{0};      ///< Envelopes sent between components.
-  std::atomic<uint64_t> delivered{0}; ///< Envelopes a component has processed.
-  std::atomic<uint64_t> handled{0};   ///< Every non-runtime message processed.
+  alignas(64) std::atomic<uint64_t> sent{0};      ///< Envelopes sent between components.
+  alignas(64) std::atomic<uint64_t> delivered{0}; ///< Envelopes a component has processed.
+  alignas(64) std::atomic<uint64_t> handled{0};   ///< Messages from outside processed.
+  alignas(64) std::atomic<uint64_t> cuts{0};      ///< Component snapshots taken.
+  std::atomic<uint64_t> reused{0}; ///< Of those, clean ones that reused their blob.
   /// The longest a component spent in its part of a cut, and how much of
   /// that was serializing its state (nanoseconds).
   std::atomic<uint64_t> max_pause_ns{0};
   std::atomic<uint64_t> max_pause_serialize_ns{0};
-  std::atomic<uint64_t> cuts{0}; ///< Component snapshots taken.
-  std::atomic<uint64_t> reused{0}; ///< Of those, clean ones that reused their blob.
 };
 
 /// Envelopes one component sent, by receiver id (cumulative).
