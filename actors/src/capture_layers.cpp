@@ -75,10 +75,23 @@ caf::behavior simple_capture(caf::event_based_actor*, layer_kind kind) {
 } // namespace
 
 caf::actor spawn_capture(caf::actor_system& sys, layer_kind kind) {
+  // Every spawn passes an argument: CAF 0.17 dereferences a null tuple when
+  // a function actor is spawned without one (UBSan reports it).
   switch (kind) {
-    case layer_kind::cache: return sys.spawn<caf::detached>(cache_capture);
-    case layer_kind::trace: return sys.spawn<caf::detached>(trace_capture);
-    default: return sys.spawn<caf::detached>(simple_capture, kind);
+    case layer_kind::cache:
+      return sys.spawn<caf::detached>(
+        [](caf::stateful_actor<cache_capture_state>* self, layer_kind) {
+          return cache_capture(self);
+        },
+        kind);
+    case layer_kind::trace:
+      return sys.spawn<caf::detached>(
+        [](caf::stateful_actor<trace_capture_state>* self, layer_kind) {
+          return trace_capture(self);
+        },
+        kind);
+    default:
+      return sys.spawn<caf::detached>(simple_capture, kind);
   }
 }
 

@@ -1,5 +1,7 @@
 #include "amber/actors/checkpointer.hpp"
 
+#include <thread>
+
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
@@ -46,8 +48,17 @@ result<digest> checkpointer::stop() {
   if (stopped_)
     return status(errc::aborted, "the checkpointer is already stopped");
   result<digest> out = status(errc::aborted, "no final checkpoint was asked for");
-  if (opts_.checkpoint_on_stop)
-    out = checkpoint();
+  if (opts_.checkpoint_on_stop) {
+    // A periodic checkpoint may be running: wait for it rather than give up.
+    auto deadline = std::chrono::steady_clock::now() + opts_.timeout;
+    for (;;) {
+      out = checkpoint();
+      if (out || out.error().code() != errc::busy
+          || std::chrono::steady_clock::now() >= deadline)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
   stopped_ = true;
   node_.core().set_sinks({});
   caf::anon_send_exit(coordinator_, caf::exit_reason::user_shutdown);

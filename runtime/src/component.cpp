@@ -73,6 +73,13 @@ void component_base::on_exit() {
   // receivers: hand our counts to the node so later cuts balance.
   core_->retire(id_, counts(), received_);
   core_->remove(id_);
+  // CAF does not destroy a class-based actor's members when it exits: drop
+  // our handles to other components now, or the cycles between them (an
+  // account and its clearing house) keep every actor and the node alive.
+  peers_.clear();
+  ids_.clear();
+  ports_.clear();
+  user_behavior_ = caf::behavior{};
   caf::event_based_actor::on_exit();
 }
 
