@@ -12,80 +12,102 @@ namespace {
 
 using state_type = cache_capture_state;
 
-// Writes the cache layer once the request and every component's state are in.
+struct pending_state {
+  component_ref component;
+  std::string bytes;               ///< Empty when reused.
+  std::pair<digest, uint64_t> blob; ///< The reused blob, when not changed.
+  bool changed = false;
+};
+
+// The blocking part, run by the store writer: hash and store the changed
+// states in one transaction, then the layer index.
+result<capture_result> write_cache(store& sink, std::vector<pending_state>& states) {
+  std::vector<std::string_view> changed;
+  for (auto& s : states)
+    if (s.changed)
+      changed.push_back(s.bytes);
+  auto put = sink.put_blobs(changed);
+  if (!put)
+    return put.error().with_context("writing component state");
+  capture_result out;
+  cache_layer layer;
+  layer.components.reserve(states.size());
+  std::set<digest> distinct;
+  uint64_t distinct_bytes = 0;
+  size_t next_put = 0;
+  for (auto& s : states) {
+    auto& c = s.component;
+    auto blob = s.changed ? std::make_pair(put->ids[next_put++], uint64_t{s.bytes.size()})
+                          : s.blob;
+    if (!s.changed)
+      ++out.reused;
+    out.blobs[c.id] = blob;
+    layer.components.push_back({c.id, c.name, c.type_name, c.package, c.graph, blob.first,
+                                blob.second});
+    if (distinct.insert(blob.first).second) {
+      out.references.push_back(blob.first);
+      distinct_bytes += blob.second;
+    }
+  }
+  auto d = write_layer(sink, layer_kind::cache, encode(layer), distinct.size(), distinct_bytes);
+  if (!d)
+    return d.error();
+  out.descriptor = *d;
+  out.references.push_back(d->index);
+  return out;
+}
+
+// Once the request and every component's state are in, hands the writing
+// to the store writer and answers the coordinator when it is done.
 void try_finish(caf::stateful_actor<state_type>* self, uint64_t epoch) {
   auto& st = self->state;
   auto i = st.rounds.find(epoch);
   if (i == st.rounds.end() || !i->second.ctx)
     return;
   auto& r = i->second;
-  auto& ctx = *r.ctx;
-  for (auto& c : ctx.components)
+  auto ctx = r.ctx;
+  for (auto& c : ctx->components)
     if (r.states.count(c.id) == 0)
       return;
-  auto finish = [&](caf::error err, capture_result_ptr res) {
-    if (err)
-      r.promise.deliver(std::move(err));
-    else
-      r.promise.deliver(std::move(res));
-    st.rounds.erase(st.rounds.begin(), std::next(i));
-    st.done_up_to = std::max(st.done_up_to, epoch);
-  };
-  // Hash and store the states that changed, all in one transaction.
-  std::vector<std::string_view> changed;
-  for (auto& c : ctx.components)
-    if (auto& s = r.states[c.id]; s.second)
-      changed.push_back(s.first);
-  auto put = ctx.sink->put_blobs(changed);
-  if (!put) {
-    finish(to_caf_error(put.error().with_context("writing component state")), nullptr);
-    return;
-  }
-  cache_layer layer;
-  layer.components.reserve(ctx.components.size());
-  auto out = std::make_shared<capture_result>();
-  std::set<digest> distinct;
-  uint64_t distinct_bytes = 0;
-  size_t next_put = 0;
-  for (auto& c : ctx.components) {
+  auto promise = r.promise;
+  auto states = std::make_shared<std::vector<pending_state>>();
+  states->reserve(ctx->components.size());
+  for (auto& c : ctx->components) {
     auto& s = r.states[c.id];
-    std::pair<digest, uint64_t> blob;
-    if (s.second) {
-      blob = {put->ids[next_put++], s.first.size()};
-      st.last[c.id] = blob;
-    } else {
+    pending_state p{c, std::move(s.first), {}, s.second};
+    if (!p.changed) {
       auto known = st.last.find(c.id);
       if (known == st.last.end()) {
-        finish(to_caf_error(status(errc::internal,
-                                   "component '" + c.name
-                                     + "' reported an unchanged state this capture never saw")),
-               nullptr);
+        promise.deliver(to_caf_error(status(
+          errc::internal, "component '" + c.name + "' reported an unchanged state this "
+                                                     "capture never saw")));
+        st.rounds.erase(st.rounds.begin(), std::next(i));
+        st.done_up_to = std::max(st.done_up_to, epoch);
         return;
       }
-      blob = known->second;
-      ++out->reused;
+      p.blob = known->second;
     }
-    layer.components.push_back({c.id, c.name, c.type_name, c.package, c.graph, blob.first,
-                                 blob.second});
-    if (distinct.insert(blob.first).second) {
-      out->references.push_back(blob.first);
-      distinct_bytes += blob.second;
-    }
+    states->push_back(std::move(p));
   }
-  auto d = write_layer(*ctx.sink, layer_kind::cache, encode(layer), distinct.size(),
-                       distinct_bytes);
-  if (!d) {
-    finish(to_caf_error(d.error()), nullptr);
-    return;
-  }
-  out->descriptor = *d;
-  out->references.push_back(d->index);
-  finish(caf::error{}, std::move(out));
+  st.rounds.erase(st.rounds.begin(), std::next(i));
+  st.done_up_to = std::max(st.done_up_to, epoch);
+  auto job = std::make_shared<const store_job>(
+    [sink = ctx->sink, states] { return write_cache(*sink, *states); });
+  self->request(st.writer, caf::infinite, write_atom::value, store_job_ptr{job})
+    .then(
+      [self, promise](capture_result_ptr& res) mutable {
+        for (auto& kv : res->blobs)
+          self->state.last[kv.first] = kv.second;
+        promise.deliver(std::move(res));
+      },
+      [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
 }
 
 } // namespace
 
 caf::behavior cache_capture(caf::stateful_actor<state_type>* self) {
+  self->state.writer = spawn_store_writer(self->system());
+  self->link_to(self->state.writer);
   return {
     [self](capture_atom, capture_context_ptr ctx) -> caf::result<capture_result_ptr> {
       auto& r = self->state.rounds[ctx->epoch];

@@ -7,11 +7,16 @@
 // cache and trace collect a cut: every component sends its state to the
 // cache capture and its message counts to the trace capture when it takes
 // part in the cut, and the trace capture receives each message that was in
-// flight. They answer the coordinator when their part is complete. Captures
-// run detached: they hash and write to LMDB, which blocks, and must not hold
-// up the scheduler threads the components run on.
+// flight. They answer the coordinator when their part is complete. Stores
+// are written from detached actors: hashing and LMDB writes block, and must
+// not hold
+// up the scheduler threads the components run on. The cache and trace
+// captures, which every component messages at every cut, run on the
+// scheduler (a message to them costs no thread wake-up) and hand their
+// blocking work to a detached store writer.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -40,15 +45,29 @@ struct capture_result {
   std::vector<digest> references;
   uint64_t in_flight = 0; ///< trace: messages recorded.
   uint64_t reused = 0;    ///< cache: components whose blob was reused.
+  /// cache: the blob (and size) now holding each component's state.
+  std::unordered_map<uint32_t, std::pair<digest, uint64_t>> blobs;
 };
 
 using capture_context_ptr = std::shared_ptr<const capture_context>;
 using capture_result_ptr = std::shared_ptr<const capture_result>;
 
+/// Blocking store work (hashing, LMDB writes) that a capture hands to its
+/// detached writer, so that the capture itself can live on the scheduler
+/// and components reach it without waking a sleeping thread.
+using store_job = std::function<result<capture_result>()>;
+using store_job_ptr = std::shared_ptr<const store_job>;
+using write_atom = caf::atom_constant<caf::atom("a_write")>;
+
 /// Spawns the capture actor for `kind` in `sys`.
 caf::actor spawn_capture(caf::actor_system& sys, layer_kind kind);
+
+/// Spawns a detached actor that answers (write_atom, store_job_ptr) with
+/// the job's capture_result_ptr or its error.
+caf::actor spawn_store_writer(caf::actor_system& sys);
 
 } // namespace amber
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(amber::capture_context_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(amber::capture_result_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(amber::store_job_ptr)

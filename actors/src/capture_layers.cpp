@@ -74,18 +74,33 @@ caf::behavior simple_capture(caf::event_based_actor*, layer_kind kind) {
 
 } // namespace
 
+caf::actor spawn_store_writer(caf::actor_system& sys) {
+  return sys.spawn<caf::detached>(
+    [](caf::event_based_actor*, int) -> caf::behavior {
+      return {
+        [](write_atom, store_job_ptr job) -> caf::result<capture_result_ptr> {
+          auto r = (*job)();
+          if (!r)
+            return to_caf_error(r.error());
+          return capture_result_ptr{std::make_shared<const capture_result>(std::move(*r))};
+        },
+      };
+    },
+    0);
+}
+
 caf::actor spawn_capture(caf::actor_system& sys, layer_kind kind) {
   // Every spawn passes an argument: CAF 0.17 dereferences a null tuple when
   // a function actor is spawned without one (UBSan reports it).
   switch (kind) {
     case layer_kind::cache:
-      return sys.spawn<caf::detached>(
+      return sys.spawn(
         [](caf::stateful_actor<cache_capture_state>* self, layer_kind) {
           return cache_capture(self);
         },
         kind);
     case layer_kind::trace:
-      return sys.spawn<caf::detached>(
+      return sys.spawn(
         [](caf::stateful_actor<trace_capture_state>* self, layer_kind) {
           return trace_capture(self);
         },

@@ -31,7 +31,6 @@ struct round {
 struct coordinator_state {
   static inline const char* name = "amber.coordinator";
   std::array<caf::actor, layer_count> captures;
-  uint64_t epoch = 0;
   bool busy = false;
 };
 
@@ -97,8 +96,10 @@ public:
     {
       // No spawn in between: every component is in the list or born after.
       std::unique_lock<std::shared_mutex> guard(core.cut_mutex());
-      r->ctx->epoch = ++st.epoch;
-      core.current_epoch.store(st.epoch, std::memory_order_release);
+      // Epochs are the node's, not this coordinator's: components keep theirs
+      // from cuts of an earlier checkpointer on the same node.
+      r->ctx->epoch = core.current_epoch.load(std::memory_order_acquire) + 1;
+      core.current_epoch.store(r->ctx->epoch, std::memory_order_release);
       r->ctx->components = node_->components();
     }
     r->ctx->injected = core.injected();

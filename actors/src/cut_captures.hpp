@@ -24,6 +24,7 @@ struct cache_capture_state {
     std::unordered_map<uint32_t, std::pair<std::string, bool>> states; ///< bytes, changed
   };
   static inline const char* name = "amber.capture.cache";
+  caf::actor writer; ///< Detached: hashes and stores the blobs.
   std::map<uint64_t, round> rounds; ///< By epoch; a component may be early.
   uint64_t done_up_to = 0;          ///< Epochs at or below: finished or aborted.
   /// The blob (and its size) of each component's latest stored state.
@@ -49,6 +50,7 @@ struct trace_capture_state {
     status failure;
   };
   static inline const char* name = "amber.capture.trace";
+  caf::actor writer; ///< Detached: stores the layer.
   std::map<uint64_t, round> rounds;
   uint64_t done_up_to = 0;
 };

@@ -89,21 +89,32 @@ void try_finish(caf::stateful_actor<state_type>* self, uint64_t epoch) {
               return std::tie(a.sender_node, a.sender, a.seq)
                      < std::tie(b.sender_node, b.sender, b.seq);
             });
-  auto out = std::make_shared<capture_result>();
-  out->in_flight = layer.messages.size();
-  auto d = write_layer(*r.ctx->sink, layer_kind::trace, encode(layer));
-  if (!d) {
-    finish(self, epoch, to_caf_error(d.error()), nullptr);
-    return;
-  }
-  out->descriptor = *d;
-  out->references.push_back(d->index);
-  finish(self, epoch, caf::error{}, std::move(out));
+  // Encoding and storing happen in the store writer, off the scheduler.
+  auto promise = r.promise;
+  auto job = std::make_shared<const store_job>(
+    [sink = r.ctx->sink, layer = std::move(layer)]() -> result<capture_result> {
+      capture_result out;
+      out.in_flight = layer.messages.size();
+      auto d = write_layer(*sink, layer_kind::trace, encode(layer));
+      if (!d)
+        return d.error();
+      out.descriptor = *d;
+      out.references.push_back(d->index);
+      return out;
+    });
+  auto& st = self->state;
+  st.rounds.erase(st.rounds.begin(), std::next(i));
+  st.done_up_to = std::max(st.done_up_to, epoch);
+  self->request(st.writer, caf::infinite, write_atom::value, store_job_ptr{job})
+    .then([promise](capture_result_ptr& res) mutable { promise.deliver(std::move(res)); },
+          [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
 }
 
 } // namespace
 
 caf::behavior trace_capture(caf::stateful_actor<state_type>* self) {
+  self->state.writer = spawn_store_writer(self->system());
+  self->link_to(self->state.writer);
   return {
     [self](capture_atom, capture_context_ptr ctx) -> caf::result<capture_result_ptr> {
       auto& r = self->state.rounds[ctx->epoch];

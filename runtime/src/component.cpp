@@ -129,6 +129,8 @@ void component_base::cut(uint64_t epoch) {
   auto pause = static_cast<uint64_t>(std::chrono::duration_cast<ns>(done - start).count());
   auto serialize = static_cast<uint64_t>(
     std::chrono::duration_cast<ns>(serialized - start).count());
+  c.total_pause_ns.fetch_add(pause, std::memory_order_relaxed);
+  c.total_serialize_ns.fetch_add(serialize, std::memory_order_relaxed);
   if (pause > c.max_pause_ns.load(std::memory_order_relaxed)) {
     raise_to(c.max_pause_ns, pause);
     raise_to(c.max_pause_serialize_ns, serialize);

@@ -169,6 +169,24 @@ TEST_CASE("periodic checkpoints run on their own and a stop takes a final one") 
   settle(*n);
 }
 
+TEST_CASE("a second checkpointer on the same running node continues its epochs") {
+  auto reg = bank_registry();
+  auto db = std::make_shared<memory_store>();
+  bank::bank_params params;
+  params.accounts = 100;
+  auto n = make_bank(reg, params);
+  bank::start_drivers(*n);
+  for (int round = 0; round < 3; ++round) {
+    checkpointer cp(*n, db);
+    for (int i = 0; i < 3; ++i) {
+      auto id = cp.checkpoint();
+      REQUIRE_MESSAGE(id.ok(), "round " << round << ": " << id.error().to_string());
+    }
+  }
+  CHECK(n->core().current_epoch.load() == 9);
+  settle(*n);
+}
+
 TEST_CASE("a clean component reuses its blob without serializing again") {
   auto reg = bank_registry();
   auto db = std::make_shared<memory_store>();

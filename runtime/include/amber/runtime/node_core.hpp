@@ -37,6 +37,9 @@ struct message_counters {
   /// that was serializing its state (nanoseconds).
   std::atomic<uint64_t> max_pause_ns{0};
   std::atomic<uint64_t> max_pause_serialize_ns{0};
+  /// Sums over all cuts, for means.
+  std::atomic<uint64_t> total_pause_ns{0};
+  std::atomic<uint64_t> total_serialize_ns{0};
 };
 
 /// Envelopes one component sent, by receiver id (cumulative).
