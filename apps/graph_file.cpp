@@ -9,7 +9,7 @@
 #include <fmt/core.h>
 #include <toml++/toml.h>
 
-#include "amber/checkpoint/hex.hpp"
+#include "amber/storage/hex.hpp"
 
 namespace amber::cli {
 

@@ -8,7 +8,7 @@
 #include "amber/checkpoint/archive.hpp"
 #include "amber/checkpoint/diff.hpp"
 #include "amber/checkpoint/gc.hpp"
-#include "amber/checkpoint/hex.hpp"
+#include "amber/storage/hex.hpp"
 #include "amber/checkpoint/history.hpp"
 #include "amber/checkpoint/manifest.hpp"
 #include "amber/checkpoint/snapshot.hpp"

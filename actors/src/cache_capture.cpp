@@ -81,16 +81,14 @@ void try_finish(caf::stateful_actor<state_type>* self, uint64_t epoch) {
         promise.deliver(to_caf_error(status(
           errc::internal, "component '" + c.name + "' reported an unchanged state this "
                                                      "capture never saw")));
-        st.rounds.erase(st.rounds.begin(), std::next(i));
-        st.done_up_to = std::max(st.done_up_to, epoch);
+        close_rounds_through(st, epoch);
         return;
       }
       p.blob = known->second;
     }
     states->push_back(std::move(p));
   }
-  st.rounds.erase(st.rounds.begin(), std::next(i));
-  st.done_up_to = std::max(st.done_up_to, epoch);
+  close_rounds_through(st, epoch);
   auto job = std::make_shared<const store_job>(
     [sink = ctx->sink, states] { return write_cache(*sink, *states); });
   self->request(st.writer, caf::infinite, write_atom::value, store_job_ptr{job})
@@ -109,13 +107,8 @@ caf::behavior cache_capture(caf::stateful_actor<state_type>* self) {
   self->state.writer = spawn_store_writer(self->system());
   self->link_to(self->state.writer);
   return {
-    [self](capture_atom, capture_context_ptr ctx) -> caf::result<capture_result_ptr> {
-      auto& r = self->state.rounds[ctx->epoch];
-      r.ctx = ctx;
-      r.promise = self->make_response_promise();
-      auto promise = r.promise;
-      try_finish(self, ctx->epoch);
-      return promise;
+    [self](capture_atom, capture_context_ptr ctx) {
+      return accept_request(self, std::move(ctx), try_finish);
     },
     [self](state_atom, uint64_t epoch, uint32_t id, std::string& bytes, bool changed) {
       if (epoch <= self->state.done_up_to)
@@ -123,11 +116,7 @@ caf::behavior cache_capture(caf::stateful_actor<state_type>* self) {
       self->state.rounds[epoch].states[id] = {std::move(bytes), changed};
       try_finish(self, epoch);
     },
-    [self](abort_atom, uint64_t epoch) {
-      auto& st = self->state;
-      st.done_up_to = std::max(st.done_up_to, epoch);
-      st.rounds.erase(st.rounds.begin(), st.rounds.upper_bound(epoch));
-    },
+    [self](abort_atom, uint64_t epoch) { close_rounds_through(self->state, epoch); },
   };
 }
 

@@ -2,6 +2,7 @@
 
 // @private The two captures that collect a cut from the components.
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -56,5 +57,26 @@ struct trace_capture_state {
 };
 
 caf::behavior trace_capture(caf::stateful_actor<trace_capture_state>* self);
+
+/// Marks every round up to `epoch` finished or aborted, and forgets it:
+/// stragglers of those rounds are dropped from then on.
+template <class State>
+void close_rounds_through(State& st, uint64_t epoch) {
+  st.done_up_to = std::max(st.done_up_to, epoch);
+  st.rounds.erase(st.rounds.begin(), st.rounds.upper_bound(epoch));
+}
+
+/// The coordinator's request for a round: remembered with its promise (the
+/// components' parts may be there already), then `try_finish` runs.
+template <class State, class TryFinish>
+caf::result<capture_result_ptr> accept_request(caf::stateful_actor<State>* self,
+                                               capture_context_ptr ctx, TryFinish try_finish) {
+  auto& r = self->state.rounds[ctx->epoch];
+  r.ctx = ctx;
+  r.promise = self->make_response_promise();
+  auto promise = r.promise;
+  try_finish(self, ctx->epoch);
+  return promise;
+}
 
 } // namespace amber

@@ -22,8 +22,7 @@ void finish(caf::stateful_actor<state_type>* self, uint64_t epoch, caf::error er
     i->second.promise.deliver(std::move(err));
   else
     i->second.promise.deliver(std::move(res));
-  st.rounds.erase(st.rounds.begin(), std::next(i));
-  st.done_up_to = std::max(st.done_up_to, epoch);
+  close_rounds_through(st, epoch);
 }
 
 // Once every component reported its counts, works out how many in-flight
@@ -103,8 +102,7 @@ void try_finish(caf::stateful_actor<state_type>* self, uint64_t epoch) {
       return out;
     });
   auto& st = self->state;
-  st.rounds.erase(st.rounds.begin(), std::next(i));
-  st.done_up_to = std::max(st.done_up_to, epoch);
+  close_rounds_through(st, epoch);
   self->request(st.writer, caf::infinite, write_atom::value, store_job_ptr{job})
     .then([promise](capture_result_ptr& res) mutable { promise.deliver(std::move(res)); },
           [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
@@ -116,13 +114,8 @@ caf::behavior trace_capture(caf::stateful_actor<state_type>* self) {
   self->state.writer = spawn_store_writer(self->system());
   self->link_to(self->state.writer);
   return {
-    [self](capture_atom, capture_context_ptr ctx) -> caf::result<capture_result_ptr> {
-      auto& r = self->state.rounds[ctx->epoch];
-      r.ctx = ctx;
-      r.promise = self->make_response_promise();
-      auto promise = r.promise;
-      try_finish(self, ctx->epoch);
-      return promise;
+    [self](capture_atom, capture_context_ptr ctx) {
+      return accept_request(self, std::move(ctx), try_finish);
     },
     [self](count_atom, uint64_t epoch, uint32_t id, sent_counts& sent, uint64_t received) {
       if (epoch <= self->state.done_up_to)
@@ -150,11 +143,7 @@ caf::behavior trace_capture(caf::stateful_actor<state_type>* self) {
       }
       try_finish(self, epoch);
     },
-    [self](abort_atom, uint64_t epoch) {
-      auto& st = self->state;
-      st.done_up_to = std::max(st.done_up_to, epoch);
-      st.rounds.erase(st.rounds.begin(), st.rounds.upper_bound(epoch));
-    },
+    [self](abort_atom, uint64_t epoch) { close_rounds_through(self->state, epoch); },
   };
 }
 

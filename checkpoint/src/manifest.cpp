@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "amber/checkpoint/hex.hpp"
+#include "amber/storage/hex.hpp"
 
 namespace amber {
 

@@ -1,6 +1,6 @@
 #include "amber/checkpoint/node_config.hpp"
 
-#include "amber/checkpoint/hex.hpp"
+#include "amber/storage/hex.hpp"
 
 namespace amber {
 

@@ -1,4 +1,4 @@
-#include "amber/checkpoint/hex.hpp"
+#include "amber/storage/hex.hpp"
 
 namespace amber {
 

@@ -1,6 +1,6 @@
 // hex.hpp: byte strings to lowercase hex and back.
 
-#include "amber/checkpoint/hex.hpp"
+#include "amber/storage/hex.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
 #pragma once
 
-// Hex encoding of arbitrary bytes (peer ids in manifests and messages).
+// Hex encoding of arbitrary bytes: digests, peer ids in manifests.
 
 #include <string>
 #include <string_view>
