@@ -74,17 +74,20 @@ void try_finish(caf::stateful_actor<state_type>* self, uint64_t epoch) {
   states->reserve(ctx->components.size());
   for (auto& c : ctx->components) {
     auto& s = r.states[c.id];
-    pending_state p{c, std::move(s.first), {}, s.second};
+    pending_state p{c, std::move(s.bytes), {}, s.changed};
     if (!p.changed) {
       auto known = st.last.find(c.id);
-      if (known == st.last.end()) {
+      if (known == st.last.end() || known->second.epoch != s.blob_epoch) {
+        // Its bytes went to a cut this capture dropped: the blob we hold is
+        // older than the state it reports unchanged. Abort; the next cut
+        // serializes everything afresh.
         promise.deliver(to_caf_error(status(
-          errc::internal, "component '" + c.name + "' reported an unchanged state this "
-                                                     "capture never saw")));
+          errc::aborted, "component '" + c.name + "' reported an unchanged state whose bytes "
+                                                    "this capture does not hold")));
         close_rounds_through(st, epoch);
         return;
       }
-      p.blob = known->second;
+      p.blob = {known->second.blob, known->second.size};
     }
     states->push_back(std::move(p));
   }
@@ -93,9 +96,12 @@ void try_finish(caf::stateful_actor<state_type>* self, uint64_t epoch) {
     [sink = ctx->sink, states] { return write_cache(*sink, *states); });
   self->request(st.writer, caf::infinite, write_atom::value, store_job_ptr{job})
     .then(
-      [self, promise](capture_result_ptr& res) mutable {
-        for (auto& kv : res->blobs)
-          self->state.last[kv.first] = kv.second;
+      [self, promise, epoch, states](capture_result_ptr& res) mutable {
+        for (auto& p : *states)
+          if (p.changed) {
+            auto& blob = res->blobs.at(p.component.id);
+            self->state.last[p.component.id] = {blob.first, blob.second, epoch};
+          }
         promise.deliver(std::move(res));
       },
       [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
@@ -110,10 +116,11 @@ caf::behavior cache_capture(caf::stateful_actor<state_type>* self) {
     [self](capture_atom, capture_context_ptr ctx) {
       return accept_request(self, std::move(ctx), try_finish);
     },
-    [self](state_atom, uint64_t epoch, uint32_t id, std::string& bytes, bool changed) {
+    [self](state_atom, uint64_t epoch, uint32_t id, std::string& bytes, bool changed,
+           uint64_t blob_epoch) {
       if (epoch <= self->state.done_up_to)
         return; // A straggler of an aborted cut.
-      self->state.rounds[epoch].states[id] = {std::move(bytes), changed};
+      self->state.rounds[epoch].states[id] = {std::move(bytes), changed, blob_epoch};
       try_finish(self, epoch);
     },
     [self](abort_atom, uint64_t epoch) { close_rounds_through(self->state, epoch); },

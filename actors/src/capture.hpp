@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -37,6 +38,8 @@ struct capture_context {
   uint64_t epoch = 0;
   std::vector<component_ref> components; ///< In the cut; sorted by instance id.
   std::unordered_map<uint32_t, uint64_t> injected; ///< See node_core::injected.
+  /// Send counts of components that had exited when the cut began.
+  std::map<uint32_t, sent_counts> retired;
 };
 
 /// What a capture answers: its layer and every blob the layer references.

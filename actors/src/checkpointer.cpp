@@ -17,12 +17,22 @@ checkpointer::checkpointer(node& n, std::shared_ptr<store> s, checkpoint_options
   node_.attach(coordinator_);
 }
 
+namespace {
+
+// Ends the coordinator (its captures are linked to it and go with it) and
+// waits until it is gone, so no callback of ours runs after we return.
+void end_coordinator(node& n, const caf::actor& coordinator) {
+  n.core().set_sinks({});
+  caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
+  caf::scoped_actor self{n.system()};
+  self->wait_for(coordinator);
+}
+
+} // namespace
+
 checkpointer::~checkpointer() {
-  if (!stopped_) {
-    node_.core().set_sinks({});
-    // The capture actors are linked to the coordinator and go with it.
-    caf::anon_send_exit(coordinator_, caf::exit_reason::user_shutdown);
-  }
+  if (!stopped_)
+    end_coordinator(node_, coordinator_);
 }
 
 result<checkpoint_report> checkpointer::checkpoint_with_report() {
@@ -60,8 +70,7 @@ result<digest> checkpointer::stop() {
     }
   }
   stopped_ = true;
-  node_.core().set_sinks({});
-  caf::anon_send_exit(coordinator_, caf::exit_reason::user_shutdown);
+  end_coordinator(node_, coordinator_);
   return out;
 }
 

@@ -101,6 +101,7 @@ public:
       r->ctx->epoch = core.current_epoch.load(std::memory_order_acquire) + 1;
       core.current_epoch.store(r->ctx->epoch, std::memory_order_release);
       r->ctx->components = node_->components();
+      r->ctx->retired = core.retired();
     }
     r->ctx->injected = core.injected();
     st.busy = true;

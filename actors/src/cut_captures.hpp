@@ -22,14 +22,25 @@ struct cache_capture_state {
   struct round {
     capture_context_ptr ctx; ///< Null until the coordinator's request arrives.
     caf::response_promise promise;
-    std::unordered_map<uint32_t, std::pair<std::string, bool>> states; ///< bytes, changed
+    struct part {
+      std::string bytes;
+      bool changed = false;
+      uint64_t blob_epoch = 0; ///< Unchanged: the epoch whose bytes to reuse.
+    };
+    std::unordered_map<uint32_t, part> states;
   };
   static inline const char* name = "amber.capture.cache";
   caf::actor writer; ///< Detached: hashes and stores the blobs.
   std::map<uint64_t, round> rounds; ///< By epoch; a component may be early.
   uint64_t done_up_to = 0;          ///< Epochs at or below: finished or aborted.
-  /// The blob (and its size) of each component's latest stored state.
-  std::unordered_map<uint32_t, std::pair<digest, uint64_t>> last;
+  /// The blob of each component's latest stored state, and the epoch whose
+  /// cut carried its bytes.
+  struct stored {
+    digest blob;
+    uint64_t size = 0;
+    uint64_t epoch = 0;
+  };
+  std::unordered_map<uint32_t, stored> last;
 };
 
 caf::behavior cache_capture(caf::stateful_actor<cache_capture_state>* self);

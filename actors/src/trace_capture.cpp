@@ -40,13 +40,14 @@ void compute_deficits(caf::stateful_actor<state_type>*, state_type::round& r) {
   for (auto& kv : r.counts)
     add_sent(kv.second.first);
   // Senders that exited before the cut still sent what they sent.
-  for (auto& [sender, sent] : ctx.source->core().retired())
+  for (auto& [sender, sent] : ctx.retired)
     if (r.counts.count(sender) == 0)
       add_sent(sent);
   for (auto& [receiver, n] : ctx.injected)
     if (auto i = expected.find(receiver); i != expected.end())
       i->second += static_cast<int64_t>(n);
   r.missing = 0;
+  r.deficit.clear();
   for (auto& [receiver, n] : expected) {
     auto have = static_cast<int64_t>(r.counts[receiver].second);
     if (auto f = r.in_flight_to.find(receiver); f != r.in_flight_to.end())
@@ -82,12 +83,17 @@ void try_finish(caf::stateful_actor<state_type>* self, uint64_t epoch) {
       layer.pre_cut_sent += sent.second;
     layer.pre_cut_received += kv.second.second;
   }
-  layer.messages = std::move(r.messages);
-  std::sort(layer.messages.begin(), layer.messages.end(),
-            [](const in_flight_message& a, const in_flight_message& b) {
-              return std::tie(a.sender_node, a.sender, a.seq)
-                     < std::tie(b.sender_node, b.sender, b.seq);
-            });
+  // Only messages to components in the cut (one born during it records
+  // nothing, but a stray must not reach the layer). Grouped by receiver, in
+  // the order each receiver got them, which keeps every sender's order
+  // (sequence numbers restart with each incarnation; arrival order does not).
+  for (auto& m : r.messages)
+    if (r.deficit.count(m.receiver) > 0)
+      layer.messages.push_back(std::move(m));
+  std::stable_sort(layer.messages.begin(), layer.messages.end(),
+                   [](const in_flight_message& a, const in_flight_message& b) {
+                     return a.receiver < b.receiver;
+                   });
   // Encoding and storing happen in the store writer, off the scheduler.
   auto promise = r.promise;
   auto job = std::make_shared<const store_job>(
@@ -138,8 +144,10 @@ caf::behavior trace_capture(caf::stateful_actor<state_type>* self) {
       }
       ++r.in_flight_to[receiver];
       if (r.missing >= 0) {
-        --r.deficit[receiver];
-        --r.missing;
+        if (auto d = r.deficit.find(receiver); d != r.deficit.end()) {
+          --d->second;
+          --r.missing;
+        }
       }
       try_finish(self, epoch);
     },

@@ -37,7 +37,8 @@ component_base::component_base(caf::actor_config& cfg, const component_init& ini
     params_(init.params),
     restored_(static_cast<bool>(init.state)),
     // A component born during a cut is not part of it: it starts after it.
-    epoch_(init.core->current_epoch.load(std::memory_order_acquire)) {}
+    epoch_(init.core->current_epoch.load(std::memory_order_acquire)),
+    birth_epoch_(epoch_) {}
 
 std::string component_base::param(const std::string& key, const std::string& fallback) const {
   auto i = params_.find(key);
@@ -88,8 +89,9 @@ void component_base::on_envelope(envelope& e) {
     // The first message from after a cut we have not taken part in yet:
     // snapshot first, so the state excludes everything after the cut.
     cut(e.epoch);
-  } else if (e.epoch < epoch_) {
-    // Sent before our latest cut, received after it: it was in flight.
+  } else if (e.epoch < epoch_ && epoch_ > birth_epoch_) {
+    // Sent before our latest cut, received after it: it was in flight. (A
+    // component born during a cut is not part of it, and records nothing.)
     if (auto trace = core_->sinks().trace)
       send(trace, flight_atom::value, epoch_, id_, e);
   }
@@ -115,9 +117,11 @@ void component_base::cut(uint64_t epoch) {
   auto serialized = clock::now();
   dirty_ = false;
   generation_ = generation;
+  if (changed)
+    blob_epoch_ = epoch;
   // Hashing and storing happen in the capture actors, not here.
   if (sinks.cache)
-    send(sinks.cache, state_atom::value, epoch, id_, std::move(bytes), changed);
+    send(sinks.cache, state_atom::value, epoch, id_, std::move(bytes), changed, blob_epoch_);
   if (sinks.trace)
     send(sinks.trace, count_atom::value, epoch, id_, counts(), received_);
   auto done = clock::now();

@@ -46,14 +46,9 @@ result<component_ref> node::spawn(const std::string& type_name, const std::strin
   uint32_t id;
   {
     std::lock_guard<std::mutex> guard(mutex_);
-    id = next_id_;
+    id = next_id_++; // Taken now, so that concurrent spawns never share one.
   }
-  auto ref = spawn_with_id(id, type_name, name, "", std::move(params), nullptr);
-  if (ref) {
-    std::lock_guard<std::mutex> guard(mutex_);
-    next_id_ = std::max(next_id_, id + 1);
-  }
-  return ref;
+  return spawn_with_id(id, type_name, name, "", std::move(params), nullptr);
 }
 
 result<component_ref> node::spawn_with_id(uint32_t id, const std::string& type_name,
@@ -70,12 +65,14 @@ result<component_ref> node::spawn_with_id(uint32_t id, const std::string& type_n
     return status::invalid_argument("component name '" + name + "' is taken");
   if (core_->find(id))
     return status::invalid_argument("instance id " + std::to_string(id) + " is taken");
+  // stop() sets stopped_ under the exclusive cut lock: a spawn that gets
+  // past this check finishes before stop() lists the components to kill.
+  std::shared_lock<std::shared_mutex> cut_guard(core_->cut_mutex());
   {
     std::lock_guard<std::mutex> guard(mutex_);
     if (stopped_)
       return status(errc::aborted, "node '" + opts_.name + "' is stopped");
   }
-  std::shared_lock<std::shared_mutex> cut_guard(core_->cut_mutex());
   component_init init{core_, id, name, std::move(params), std::move(state)};
   component_ref ref;
   ref.id = id;
@@ -84,7 +81,11 @@ result<component_ref> node::spawn_with_id(uint32_t id, const std::string& type_n
   ref.package = type->package;
   ref.graph = graph;
   ref.handle = type->spawn(*system_, std::move(init));
-  core_->add(ref);
+  if (!core_->add(ref)) {
+    // Another spawn took the name (or id) meanwhile.
+    caf::anon_send_exit(ref.handle, caf::exit_reason::user_shutdown);
+    return status::invalid_argument("component name '" + name + "' is taken");
+  }
   return ref;
 }
 
@@ -193,6 +194,7 @@ void node::attach(caf::actor actor) {
 void node::stop() {
   std::vector<caf::actor> attached;
   {
+    std::unique_lock<std::shared_mutex> cut_guard(core_->cut_mutex());
     std::lock_guard<std::mutex> guard(mutex_);
     if (stopped_)
       return;

@@ -5,10 +5,13 @@
 
 namespace amber {
 
-void node_core::add(const component_ref& ref) {
+bool node_core::add(const component_ref& ref) {
   std::unique_lock<std::shared_mutex> guard(mutex_);
+  if (by_id_.count(ref.id) > 0 || by_name_.count(ref.name) > 0)
+    return false;
   by_id_[ref.id] = ref;
   by_name_[ref.name] = ref.id;
+  return true;
 }
 
 void node_core::remove(uint32_t id) {
@@ -66,11 +69,11 @@ std::vector<std::string> node_core::targets(const std::string& from,
 }
 
 void node_core::set_sinks(cut_sinks sinks) {
-  {
-    std::unique_lock<std::shared_mutex> guard(mutex_);
-    sinks_ = std::move(sinks);
-  }
+  // Bump first: a component that sees the new sinks must also see the new
+  // generation, or it could report "unchanged" to a cache that never saw it.
   bump_generation();
+  std::unique_lock<std::shared_mutex> guard(mutex_);
+  sinks_ = std::move(sinks);
 }
 
 cut_sinks node_core::sinks() const {

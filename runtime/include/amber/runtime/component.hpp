@@ -136,6 +136,12 @@ private:
   uint64_t received_ = 0;    ///< Envelopes processed (cumulative).
   bool dirty_ = true;        ///< State may differ from the last cut's blob.
   uint64_t generation_ = 0;  ///< node_core::generation() at the last cut.
+  /// The epoch whose cut carried our latest bytes: an "unchanged" report
+  /// names it, so a cache that kept other bytes (a late cut of an aborted
+  /// epoch was dropped) refuses to reuse them.
+  uint64_t blob_epoch_ = 0;
+  /// The epoch current when we were born: we take no part in that cut.
+  uint64_t birth_epoch_;
   caf::behavior user_behavior_;
   std::unordered_map<uint32_t, peer> peers_;
   std::unordered_map<std::string, uint32_t> ids_;

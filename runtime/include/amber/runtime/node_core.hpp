@@ -53,8 +53,9 @@ struct cut_sinks {
 
 class node_core {
 public:
-  /// Registers a component; REQUIRES: id and name are unused.
-  void add(const component_ref& ref);
+  /// Registers a component. @return false (and changes nothing) when its
+  /// id or name is taken.
+  bool add(const component_ref& ref);
   void remove(uint32_t id);
 
   std::optional<component_ref> find(std::string_view name) const;
