@@ -5,6 +5,7 @@
 #include <caf/send.hpp>
 
 #include "amber/checkpoint/snapshot.hpp"
+#include "amber/runtime/atoms.hpp"
 #include "amber/runtime/envelope.hpp"
 #include "amber/runtime/message_codec.hpp"
 
@@ -86,8 +87,9 @@ result<std::unique_ptr<node>> restore_node(store& s, std::string_view spec,
     if (!ref)
       return ref.error().with_context("restoring " + id->short_hex());
   }
-  // Re-deliver them, per sender in order, before anyone else can send:
-  // each receiver's mailbox has them ahead of any new input.
+  // Re-deliver them while every component is held: each receiver's mailbox
+  // has them, in the order it first got them, ahead of anything a released
+  // component sends.
   auto& core = n->core();
   for (auto& [rec, msg] : replay) {
     auto receiver = n->find(rec->receiver);
@@ -99,6 +101,8 @@ result<std::unique_ptr<node>> restore_node(store& s, std::string_view spec,
     core.counters.sent.fetch_add(1, std::memory_order_release);
     caf::anon_send(receiver->handle, envelope{0, rec->sender, rec->seq, std::move(msg)});
   }
+  for (auto& c : n->components())
+    caf::anon_send(c.handle, release_atom::value);
   n->set_last_snapshot(*id);
   return n;
 }

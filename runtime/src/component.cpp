@@ -15,7 +15,8 @@ kind classify(caf::mailbox_element& x) {
   auto& content = x.content();
   if (content.match_element<envelope>(0))
     return kind::envelope;
-  if (content.match_element<cut_atom>(0) || content.match_element<snapshot_atom>(0))
+  if (content.match_element<cut_atom>(0) || content.match_element<snapshot_atom>(0)
+      || content.match_element<release_atom>(0))
     return kind::runtime;
   return kind::user;
 }
@@ -36,6 +37,7 @@ component_base::component_base(caf::actor_config& cfg, const component_init& ini
     name_(init.name),
     params_(init.params),
     restored_(static_cast<bool>(init.state)),
+    held_(init.held),
     // A component born during a cut is not part of it: it starts after it.
     epoch_(init.core->current_epoch.load(std::memory_order_acquire)),
     birth_epoch_(epoch_) {}
@@ -57,7 +59,19 @@ void component_base::initialize() {
     [this](cut_atom, uint64_t epoch) { cut(epoch); },
     [this](snapshot_atom) { return save_state(); },
   };
-  become(caf::behavior{runtime_handlers.or_else(user_behavior_)});
+  caf::behavior running{runtime_handlers.or_else(user_behavior_)};
+  if (!held_) {
+    become(std::move(running));
+    return;
+  }
+  // Held (restore): skip everything until released; skipped messages stay
+  // in the mailbox and are processed, in order, once we run.
+  set_default_handler(caf::skip);
+  become(caf::behavior{[this, running](release_atom) {
+    held_ = false;
+    set_default_handler(caf::print_and_drop);
+    become(running);
+  }});
 }
 
 caf::invoke_message_result component_base::consume(caf::mailbox_element& x) {

@@ -54,7 +54,7 @@ result<component_ref> node::spawn(const std::string& type_name, const std::strin
 result<component_ref> node::spawn_with_id(uint32_t id, const std::string& type_name,
                                           const std::string& name, const std::string& graph,
                                           std::map<std::string, std::string> params,
-                                          std::shared_ptr<void> state) {
+                                          std::shared_ptr<void> state, bool held) {
   auto type = types_->find(type_name);
   if (!type)
     return status(errc::unknown_type,
@@ -73,7 +73,7 @@ result<component_ref> node::spawn_with_id(uint32_t id, const std::string& type_n
     if (stopped_)
       return status(errc::aborted, "node '" + opts_.name + "' is stopped");
   }
-  component_init init{core_, id, name, std::move(params), std::move(state)};
+  component_init init{core_, id, name, std::move(params), std::move(state), held};
   component_ref ref;
   ref.id = id;
   ref.name = name;
@@ -213,7 +213,7 @@ void node::stop() {
 result<component_ref> node::respawn(const component_record& rec, std::shared_ptr<void> state,
                                     const std::map<std::string, std::string>& params) {
   auto ref = spawn_with_id(rec.instance_id, rec.type_name, rec.name, rec.graph, params,
-                           std::move(state));
+                           std::move(state), /*held=*/true);
   if (ref) {
     std::lock_guard<std::mutex> guard(mutex_);
     next_id_ = std::max(next_id_, rec.instance_id + 1);

@@ -25,5 +25,7 @@ using abort_atom = caf::atom_constant<caf::atom("a_abort")>;
 /// Coordinator -> itself: time for a periodic checkpoint.
 using tick_atom = caf::atom_constant<caf::atom("a_tick")>;
 using stop_atom = caf::atom_constant<caf::atom("a_stop")>;
+/// Restore -> a held component: start processing your mailbox.
+using release_atom = caf::atom_constant<caf::atom("a_release")>;
 
 } // namespace amber

@@ -57,6 +57,9 @@ struct component_init {
   std::map<std::string, std::string> params;
   /// The decoded state of a restored component (a State*); null on a fresh start.
   std::shared_ptr<void> state;
+  /// Restore: keep every message in the mailbox until `release_atom`, so
+  /// re-delivered messages reach every component before anything new.
+  bool held = false;
 };
 
 class component_base : public caf::event_based_actor {
@@ -131,6 +134,7 @@ private:
   std::string name_;
   std::map<std::string, std::string> params_;
   bool restored_;
+  bool held_;
   uint64_t epoch_;
   uint64_t seq_ = 0;
   uint64_t received_ = 0;    ///< Envelopes processed (cumulative).

@@ -101,7 +101,8 @@ public:
 
   /// @private For the checkpoint actors and restore.
   node_core& core() { return *core_; }
-  /// @private Restore: respawns a recorded component with its decoded state.
+  /// @private Restore: respawns a recorded component with its decoded
+  /// state, held (it processes nothing until sent `release_atom`).
   result<component_ref> respawn(const component_record& rec, std::shared_ptr<void> state,
                                 const std::map<std::string, std::string>& params);
   /// @private Restore: records a graph and its wires without spawning.
@@ -113,7 +114,7 @@ private:
   result<component_ref> spawn_with_id(uint32_t id, const std::string& type_name,
                                       const std::string& name, const std::string& graph,
                                       std::map<std::string, std::string> params,
-                                      std::shared_ptr<void> state);
+                                      std::shared_ptr<void> state, bool held = false);
 
   std::shared_ptr<const registry> types_;
   node_options opts_;
