@@ -5,6 +5,8 @@
 #include "amber/storage/lmdb_store.hpp"
 
 #include <doctest/doctest.h>
+
+#include "support/temp_dir.hpp"
 #include <lmdb.h>
 
 #include <atomic>
@@ -30,29 +32,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh path under the system temp directory (not created), removed with
-// everything below it on destruction.
-class temp_dir {
-public:
-  temp_dir() {
-    static std::atomic<unsigned> counter{0};
-    std::random_device rd;
-    path_ = fs::temp_directory_path()
-            / ("amber-lmdb-test-" + std::to_string(::getpid()) + "-"
-               + std::to_string(counter++) + "-" + std::to_string(rd()));
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const fs::path& path() const { return path_; }
-  std::string str() const { return path_.string(); }
-
-private:
-  fs::path path_;
-};
+using test::temp_dir;
 
 lmdb_options create_opts() {
   lmdb_options o;

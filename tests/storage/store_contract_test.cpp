@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include "support/temp_dir.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -29,27 +31,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under the system temp directory, removed on destruction.
-class temp_dir {
-public:
-  temp_dir() {
-    static std::atomic<unsigned> counter{0};
-    std::random_device rd;
-    path_ = fs::temp_directory_path()
-            / ("amber-contract-test-" + std::to_string(::getpid()) + "-"
-               + std::to_string(counter++) + "-" + std::to_string(rd()));
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  std::string str() const { return path_.string(); }
-
-private:
-  fs::path path_;
-};
+using test::temp_dir;
 
 struct memory_fixture {
   amber::memory_store instance;
