@@ -27,7 +27,7 @@ void finish(caf::stateful_actor<state_type>* self, uint64_t epoch, caf::error er
 
 // Once every component reported its counts, works out how many in-flight
 // messages each receiver still awaits.
-void compute_deficits(caf::stateful_actor<state_type>*, state_type::round& r) {
+void compute_deficits(state_type::round& r) {
   auto& ctx = *r.ctx;
   std::unordered_map<uint32_t, int64_t> expected;
   for (auto& c : ctx.components)
@@ -70,7 +70,7 @@ void try_finish(caf::stateful_actor<state_type>* self, uint64_t epoch) {
     for (auto& c : r.ctx->components)
       if (r.counts.count(c.id) == 0)
         return;
-    compute_deficits(self, r);
+    compute_deficits(r);
   }
   if (r.missing != 0)
     return;

@@ -86,7 +86,7 @@ caf::invoke_message_result component_base::consume(caf::mailbox_element& x) {
 void component_base::on_exit() {
   // Messages this component sent before it died are still counted by their
   // receivers: hand our counts to the node so later cuts balance.
-  core_->retire(id_, counts(), received_);
+  core_->retire(id_, counts());
   core_->remove(id_);
   // CAF does not destroy a class-based actor's members when it exits: drop
   // our handles to other components now, or the cycles between them (an
@@ -141,8 +141,6 @@ void component_base::cut(uint64_t epoch) {
   auto done = clock::now();
   auto& c = core_->counters;
   c.cuts.fetch_add(1, std::memory_order_relaxed);
-  if (!changed)
-    c.reused.fetch_add(1, std::memory_order_relaxed);
   using ns = std::chrono::nanoseconds;
   auto pause = static_cast<uint64_t>(std::chrono::duration_cast<ns>(done - start).count());
   auto serialize = static_cast<uint64_t>(

@@ -81,7 +81,7 @@ cut_sinks node_core::sinks() const {
   return sinks_;
 }
 
-void node_core::retire(uint32_t id, sent_counts sent, uint64_t /*received*/) {
+void node_core::retire(uint32_t id, sent_counts sent) {
   std::unique_lock<std::shared_mutex> guard(mutex_);
   retired_[id] = std::move(sent);
 }

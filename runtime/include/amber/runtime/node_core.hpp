@@ -32,7 +32,6 @@ struct message_counters {
   alignas(64) std::atomic<uint64_t> delivered{0}; ///< Envelopes a component has processed.
   alignas(64) std::atomic<uint64_t> handled{0};   ///< Messages from outside processed.
   alignas(64) std::atomic<uint64_t> cuts{0};      ///< Component snapshots taken.
-  std::atomic<uint64_t> reused{0}; ///< Of those, clean ones that reused their blob.
   /// The longest a component spent in its part of a cut, and how much of
   /// that was serializing its state (nanoseconds).
   std::atomic<uint64_t> max_pause_ns{0};
@@ -86,7 +85,7 @@ public:
 
   /// A component that exited hands in its send counts here, so that the
   /// messages it sent before it died still balance later cuts.
-  void retire(uint32_t id, sent_counts sent, uint64_t received);
+  void retire(uint32_t id, sent_counts sent);
   /// Send counts of components that exited, by sender id.
   std::map<uint32_t, sent_counts> retired() const;
 
