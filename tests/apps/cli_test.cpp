@@ -23,14 +23,7 @@ std::string on_terminal(std::vector<std::string> args) {
   REQUIRE(pid >= 0);
   if (pid == 0) {
     ::unsetenv("AMBER_STORE");
-    std::vector<char*> argv;
-    std::string bin = binary();
-    argv.push_back(bin.data());
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    std::_Exit(127);
+    exec_amber(args);
   }
   std::string out;
   char buf[4096];

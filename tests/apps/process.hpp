@@ -24,6 +24,18 @@ using namespace std::chrono_literals;
 
 /// The binary under test and the example graphs (compile definitions).
 inline const char* binary() { return AMBER_BINARY; }
+
+/// In a forked child: replaces the process with `amber args...`.
+[[noreturn]] inline void exec_amber(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  std::string bin = binary();
+  argv.push_back(bin.data());
+  for (auto& a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(bin.c_str(), argv.data());
+  std::_Exit(127);
+}
 inline std::string example(const std::string& name) {
   return std::string(AMBER_EXAMPLES) + "/" + name;
 }
@@ -53,14 +65,7 @@ public:
       sigset_t none;
       sigemptyset(&none);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      std::vector<char*> argv;
-      std::string bin = binary();
-      argv.push_back(bin.data());
-      for (auto& a : args)
-        argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(bin.c_str(), argv.data());
-      std::_Exit(127);
+      exec_amber(args);
     }
     ::close(out[1]);
     ::close(err[1]);
