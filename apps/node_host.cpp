@@ -58,22 +58,6 @@ void event(const context& ctx, const json& j, const std::string& text) {
 
 // One checkpoint, retried while another runs or the node is not quiet,
 // until `budget` is spent.
-result<digest> checkpoint_retrying(node& n, checkpointer& cp, std::chrono::milliseconds budget) {
-  auto deadline = clock_type::now() + budget;
-  for (;;) {
-    auto r = cp.checkpoint();
-    if (r)
-      return r;
-    auto code = r.error().code();
-    if ((code != errc::busy && code != errc::not_quiescent) || clock_type::now() >= deadline)
-      return r;
-    if (code == errc::not_quiescent)
-      n.wait_quiet(std::chrono::milliseconds(500));
-    else
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
 void report_checkpoint(const context& ctx, const char* reason, const result<digest>& r,
                        double ms) {
   if (r) {
@@ -126,7 +110,7 @@ void attempt(control_actor* self, caf::actor coordinator, uint64_t key) {
         if (i == self->state.waiting.end())
           return;
         auto st = from_caf_error(self->system(), err);
-        bool again = st.code() == errc::busy || st.code() == errc::not_quiescent;
+        bool again = st.code() == errc::busy;
         if (again && clock_type::now() < i->second.deadline) {
           self->delayed_send(self, std::chrono::milliseconds(25), retry_atom::value, key);
           return;
@@ -260,7 +244,7 @@ int host_node(const context& ctx, node& n, std::shared_ptr<lmdb_store> db,
           p.wait();
         test_delay_final_checkpoint();
         auto start = clock_type::now();
-        auto r = checkpoint_retrying(n, *cp, std::chrono::seconds(30));
+        auto r = cp->checkpoint_when_free(std::chrono::seconds(30));
         report_checkpoint(ctx, "final", r, ms_since(start));
         return r;
       });

@@ -54,21 +54,22 @@ result<digest> checkpointer::checkpoint() {
   return rep->id;
 }
 
+result<digest> checkpointer::checkpoint_when_free(std::chrono::milliseconds budget) {
+  auto deadline = std::chrono::steady_clock::now() + budget;
+  for (;;) {
+    auto out = checkpoint();
+    if (out || out.error().code() != errc::busy || std::chrono::steady_clock::now() >= deadline)
+      return out;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 result<digest> checkpointer::stop() {
   if (stopped_)
     return status(errc::aborted, "the checkpointer is already stopped");
   result<digest> out = status(errc::aborted, "no final checkpoint was asked for");
-  if (opts_.checkpoint_on_stop) {
-    // A periodic checkpoint may be running: wait for it rather than give up.
-    auto deadline = std::chrono::steady_clock::now() + opts_.timeout;
-    for (;;) {
-      out = checkpoint();
-      if (out || out.error().code() != errc::busy
-          || std::chrono::steady_clock::now() >= deadline)
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
+  if (opts_.checkpoint_on_stop)
+    out = checkpoint_when_free(opts_.timeout); // A periodic one may be running.
   stopped_ = true;
   end_coordinator(node_, coordinator_);
   return out;

@@ -83,6 +83,10 @@ public:
   /// Same, with the figures of the checkpoint.
   result<checkpoint_report> checkpoint_with_report();
 
+  /// Takes a checkpoint, waiting out one that is running (a periodic one,
+  /// say) for up to `budget` instead of answering busy.
+  result<digest> checkpoint_when_free(std::chrono::milliseconds budget);
+
   /// Graceful shutdown: a final checkpoint (when `checkpoint_on_stop`), then
   /// the actors stop. @return the final snapshot's id, or why there is none.
   result<digest> stop();
