@@ -43,25 +43,25 @@ struct demo_run {
 // snapshot from the store alone: balances + money in flight = the total.
 result<digest> checkpoint_under_load(node& n, demo_run& run, int64_t expected_total) {
   std::this_thread::sleep_for(load_time);
-  auto delivered = n.core().counters.delivered.load();
+  auto delivered = n.stats().received;
   checkpointer cp(n, run.db);
   auto rep = cp.checkpoint_with_report();
   if (!rep)
     return rep.error();
-  auto& c = n.core().counters;
+  auto stats = n.stats();
   fmt::print("checkpoint {} of node '{}' (incarnation {}) under load: {} components "
              "({} clean ones reused their blob), {} messages in flight, {:.1f} ms; longest component "
              "pause {:.1f} us ({:.1f} us of it serializing)\n",
              rep->id.short_hex(), n.name(), n.incarnation(), rep->components, rep->reused,
-             rep->in_flight, rep->duration.count() / 1000.0, c.max_pause_ns.load() / 1000.0,
-             c.max_pause_serialize_ns.load() / 1000.0);
+             rep->in_flight, rep->duration.count() / 1000.0, stats.max_pause.count() / 1000.0,
+             stats.max_pause_serialize.count() / 1000.0);
   auto money = bank::money_in_snapshot(*run.db, rep->id, n.system());
   if (!money)
     return money.error();
   fmt::print("  from the store: balances {} + in flight {} = {} ({} messages delivered "
              "while it ran)\n",
              money->balances, money->in_flight, money->total(),
-             n.core().counters.delivered.load() - delivered);
+             n.stats().received - delivered);
   if (money->total() != expected_total)
     return status(errc::internal, fmt::format("snapshot {} does not conserve money: {} != {}",
                                               rep->id.short_hex(), money->total(),
@@ -69,12 +69,6 @@ result<digest> checkpoint_under_load(node& n, demo_run& run, int64_t expected_to
   return rep->id;
 }
 
-uint64_t injected(const node_core& core) {
-  uint64_t n = 0;
-  for (auto& kv : core.injected())
-    n += kv.second;
-  return n;
-}
 
 result<std::unique_ptr<node>> restore(demo_run& run, const std::string& spec) {
   auto start = clock_type::now();
@@ -84,7 +78,7 @@ result<std::unique_ptr<node>> restore(demo_run& run, const std::string& spec) {
   fmt::print("restored {} in {:.1f} ms: incarnation {}, {} components, {} messages "
              "re-delivered; transfers resume\n",
              (*n)->last_snapshot()->short_hex(), ms_since(start), (*n)->incarnation(),
-             (*n)->components().size(), injected((*n)->core()));
+             (*n)->components().size(), (*n)->stats().redelivered);
   return n;
 }
 
@@ -139,7 +133,7 @@ int run_demo(const std::string& store_dir) {
   auto first = checkpoint_under_load(*n, run, expected_total);
   if (!first)
     return fail("first checkpoint", first.error());
-  auto issued = n->core().counters.sent.load();
+  auto issued = n->stats().sent;
   n.reset(); // Stopped mid-stream: whatever was in flight lives on in the snapshot.
   fmt::print("stopped node 'bank' with transfers running ({} messages sent in this life)\n",
              issued);

@@ -77,10 +77,10 @@ round_result run_round(std::shared_ptr<registry> types, std::chrono::millisecond
       };
       cp = std::make_unique<checkpointer>(n, db, copts);
     }
-    auto d0 = n.core().counters.delivered.load();
+    auto d0 = n.stats().received;
     auto t0 = std::chrono::steady_clock::now();
     std::this_thread::sleep_for(window);
-    auto d1 = n.core().counters.delivered.load();
+    auto d1 = n.stats().received;
     auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     // Every transfer is four component messages: withdraw, transfer, deposit, settled.
     auto transfers = static_cast<double>(d1 - d0) / 4.0;
@@ -95,11 +95,11 @@ round_result run_round(std::shared_ptr<registry> types, std::chrono::millisecond
   auto& b = out.with;
   b.checkpoints = taken.load();
   b.failed = failed.load();
-  b.max_pause_us = n.core().counters.max_pause_ns.load() / 1000.0;
-  b.max_pause_serialize_us = n.core().counters.max_pause_serialize_ns.load() / 1000.0;
-  auto cuts = std::max<uint64_t>(1, n.core().counters.cuts.load());
-  b.mean_pause_us = n.core().counters.total_pause_ns.load() / 1000.0 / cuts;
-  b.mean_serialize_us = n.core().counters.total_serialize_ns.load() / 1000.0 / cuts;
+  auto stats = n.stats();
+  b.max_pause_us = stats.max_pause.count() / 1000.0;
+  b.max_pause_serialize_us = stats.max_pause_serialize.count() / 1000.0;
+  b.mean_pause_us = stats.mean_pause.count() / 1000.0;
+  b.mean_serialize_us = stats.mean_serialize.count() / 1000.0;
   b.mean_checkpoint_ms = taken ? micros.load() / 1000.0 / taken.load() : 0;
   b.in_flight = taken ? in_flight.load() / taken.load() : 0;
   return out;

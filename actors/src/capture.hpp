@@ -3,17 +3,16 @@
 // @private The five layer-capture actors and what they exchange with the
 // coordinator and the components.
 //
-// model, world and effects answer a capture request at once from the node.
-// cache and trace collect a cut: every component sends its state to the
-// cache capture and its message counts to the trace capture when it takes
-// part in the cut, and the trace capture receives each message that was in
-// flight. They answer the coordinator when their part is complete. Stores
-// are written from detached actors: hashing and LMDB writes block, and must
-// not hold
-// up the scheduler threads the components run on. The cache and trace
-// captures, which every component messages at every cut, run on the
-// scheduler (a message to them costs no thread wake-up) and hand their
-// blocking work to a detached store writer.
+// world and effects answer a capture request at once from the cut's start;
+// model answers once the cache capture has the cut's final members (a
+// component spawned into the cut brings its type). cache and trace collect
+// the cut: every member sends its report (state and message counts) to
+// both, the trace capture also receives each message that was in flight,
+// and each hears when a member exits. They answer when their part is
+// complete. Captures never write the store: they hash and encode (in a
+// detached helper, off the scheduler threads the components run on) and
+// hand back the blobs; the coordinator writes every blob, the manifest and
+// the head in one transaction.
 
 #include <chrono>
 #include <functional>
@@ -35,42 +34,57 @@ namespace amber {
 struct capture_context {
   node* source = nullptr; ///< Outlives the checkpoint (see checkpointer.hpp).
   std::shared_ptr<store> sink;
-  uint64_t epoch = 0;
-  std::vector<component_ref> components; ///< In the cut; sorted by instance id.
-  std::unordered_map<uint32_t, uint64_t> injected; ///< See node_core::injected.
-  /// Send counts of components that had exited when the cut began.
-  std::map<uint32_t, sent_counts> retired;
+  cut_start start; ///< The epoch, members, graphs and counts at the cut.
+  uint64_t epoch() const { return start.epoch; }
 };
 
-/// What a capture answers: its layer and every blob the layer references.
+/// A blob a capture wants stored, hashed already.
+struct pending_blob {
+  digest id;
+  std::string bytes;
+};
+
+/// What a capture answers: its layer, the blobs to write, and every blob
+/// the layer references.
 struct capture_result {
   layer_descriptor descriptor;
+  std::vector<pending_blob> blobs;
   std::vector<digest> references;
   uint64_t in_flight = 0; ///< trace: messages recorded.
   uint64_t reused = 0;    ///< cache: components whose blob was reused.
+  uint64_t components = 0; ///< cache: members of the cut.
   /// cache: the blob (and size) now holding each component's state.
-  std::unordered_map<uint32_t, std::pair<digest, uint64_t>> blobs;
+  std::unordered_map<uint32_t, std::pair<digest, uint64_t>> states;
+  /// cache: every type a member has, for the model layer.
+  std::vector<component_type_record> types;
 };
 
 using capture_context_ptr = std::shared_ptr<const capture_context>;
 using capture_result_ptr = std::shared_ptr<const capture_result>;
 
-/// Blocking store work (hashing, LMDB writes) that a capture hands to its
-/// detached writer, so that the capture itself can live on the scheduler
-/// and components reach it without waking a sleeping thread.
-using store_job = std::function<result<capture_result>()>;
-using store_job_ptr = std::shared_ptr<const store_job>;
-using write_atom = caf::atom_constant<caf::atom("a_write")>;
+/// Builds a layer's index blob and descriptor (nothing is written).
+pending_blob make_layer(layer_kind kind, std::string index_bytes, uint64_t extra_blobs,
+                        uint64_t extra_bytes, layer_descriptor* out);
+
+/// Hashes `blobs` (with more than one thread when they are large).
+std::vector<digest> hash_all(const std::vector<std::string_view>& blobs);
+
+/// CPU work (hashing, encoding) a capture hands to its detached helper, so
+/// that the capture itself lives on the scheduler and components reach it
+/// without waking a sleeping thread.
+using capture_job = std::function<result<capture_result>()>;
+using capture_job_ptr = std::shared_ptr<const capture_job>;
+using work_atom = caf::atom_constant<caf::atom("a_work")>;
 
 /// Spawns the capture actor for `kind` in `sys`.
 caf::actor spawn_capture(caf::actor_system& sys, layer_kind kind);
 
-/// Spawns a detached actor that answers (write_atom, store_job_ptr) with
+/// Spawns a detached actor that answers (work_atom, capture_job_ptr) with
 /// the job's capture_result_ptr or its error.
-caf::actor spawn_store_writer(caf::actor_system& sys);
+caf::actor spawn_capture_worker(caf::actor_system& sys);
 
 } // namespace amber
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(amber::capture_context_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(amber::capture_result_ptr)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(amber::store_job_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(amber::capture_job_ptr)

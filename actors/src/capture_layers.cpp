@@ -1,6 +1,8 @@
-// The model, world and effects captures, and the actor that hosts a capture.
+// The model, world and effects captures, the capture worker, and the
+// actor that hosts a capture.
 
-#include <set>
+#include <algorithm>
+#include <thread>
 
 #include <caf/event_based_actor.hpp>
 
@@ -14,59 +16,93 @@
 
 namespace amber {
 
+pending_blob make_layer(layer_kind kind, std::string index_bytes, uint64_t extra_blobs,
+                        uint64_t extra_bytes, layer_descriptor* out) {
+  pending_blob blob{sha256(index_bytes), std::move(index_bytes)};
+  out->kind = kind;
+  out->media_type = layer_media_type(kind);
+  out->index = blob.id;
+  out->blobs = 1 + extra_blobs;
+  out->bytes = blob.bytes.size() + extra_bytes;
+  return blob;
+}
+
+std::vector<digest> hash_all(const std::vector<std::string_view>& blobs) {
+  std::vector<digest> out(blobs.size());
+  uint64_t total = 0;
+  for (auto& b : blobs)
+    total += b.size();
+  size_t threads = std::max(1u, std::thread::hardware_concurrency());
+  // Below a few MiB a second thread costs more than it saves.
+  if (threads < 2 || total < (4u << 20) || blobs.size() < 2) {
+    for (size_t i = 0; i < blobs.size(); ++i)
+      out[i] = sha256(blobs[i]);
+    return out;
+  }
+  threads = std::min(threads, blobs.size());
+  std::vector<std::thread> pool;
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < blobs.size(); i = next++)
+      out[i] = sha256(blobs[i]);
+  };
+  for (size_t t = 1; t < threads; ++t)
+    pool.emplace_back(work);
+  work();
+  for (auto& t : pool)
+    t.join();
+  return out;
+}
+
 namespace {
 
 using reply = caf::result<capture_result_ptr>;
 
-// Stores a layer whose only blob is its index.
 template <class Layer>
-reply store_index_only(const capture_context& ctx, layer_kind kind, const Layer& layer) {
-  auto d = write_layer(*ctx.sink, kind, encode(layer));
-  if (!d)
-    return to_caf_error(d.error());
+capture_result_ptr index_only(layer_kind kind, const Layer& layer) {
   auto out = std::make_shared<capture_result>();
-  out->descriptor = *d;
-  out->references.push_back(d->index);
-  return capture_result_ptr{std::move(out)};
+  out->blobs.push_back(make_layer(kind, encode(layer), 0, 0, &out->descriptor));
+  out->references.push_back(out->descriptor.index);
+  return out;
 }
 
-reply capture_model(const capture_context& ctx) {
+capture_result_ptr capture_model(const capture_context& ctx, const capture_result& cache) {
   model_layer layer;
-  layer.graphs = ctx.source->graphs();
-  std::set<std::string> used;
-  for (auto& c : ctx.components)
-    used.insert(c.type_name);
-  for (auto& rec : ctx.source->types().records())
-    if (used.count(rec.type_name) > 0)
-      layer.types.push_back(rec);
-  return store_index_only(ctx, layer_kind::model, layer);
+  // Read at the cut: installs hold the cut lock, so each graph is whole.
+  layer.graphs = ctx.start.graphs;
+  layer.types = cache.types; // Every type a member has, joiners included.
+  return index_only(layer_kind::model, layer);
 }
 
-reply capture_world(const capture_context& ctx) {
+capture_result_ptr capture_world(const capture_context& ctx) {
   world_layer layer;
   layer.node_name = ctx.source->name();
   layer.config = ctx.source->config();
   layer.incarnation = ctx.source->incarnation();
   layer.next_instance_id = ctx.source->next_instance_id();
-  return store_index_only(ctx, layer_kind::world, layer);
+  return index_only(layer_kind::world, layer);
 }
 
-reply capture_effects(const capture_context& ctx) {
+capture_result_ptr capture_effects(const capture_context&) {
   // The effect ledger arrives with the effects issue; the layer already has
   // its real shape so that snapshots taken now stay readable then.
-  return store_index_only(ctx, layer_kind::effects, effects_layer{});
+  return index_only(layer_kind::effects, effects_layer{});
 }
 
 caf::behavior simple_capture(caf::event_based_actor*, layer_kind kind) {
   return {
     [kind](capture_atom, capture_context_ptr ctx) -> reply {
       switch (kind) {
-        case layer_kind::model: return capture_model(*ctx);
         case layer_kind::world: return capture_world(*ctx);
         case layer_kind::effects: return capture_effects(*ctx);
         default: break;
       }
       return to_caf_error(status(errc::internal, "not a simple layer"));
+    },
+    [kind](capture_atom, capture_context_ptr ctx, capture_result_ptr cache) -> reply {
+      if (kind != layer_kind::model)
+        return to_caf_error(status(errc::internal, "not the model layer"));
+      return capture_model(*ctx, *cache);
     },
     [](abort_atom, uint64_t) {},
   };
@@ -74,11 +110,11 @@ caf::behavior simple_capture(caf::event_based_actor*, layer_kind kind) {
 
 } // namespace
 
-caf::actor spawn_store_writer(caf::actor_system& sys) {
+caf::actor spawn_capture_worker(caf::actor_system& sys) {
   return sys.spawn<caf::detached>(
     [](caf::event_based_actor*, int) -> caf::behavior {
       return {
-        [](write_atom, store_job_ptr job) -> caf::result<capture_result_ptr> {
+        [](work_atom, capture_job_ptr job) -> caf::result<capture_result_ptr> {
           auto r = (*job)();
           if (!r)
             return to_caf_error(r.error());
@@ -106,7 +142,8 @@ caf::actor spawn_capture(caf::actor_system& sys, layer_kind kind) {
         },
         kind);
     default:
-      return sys.spawn<caf::detached>(simple_capture, kind);
+      // Cheap answers from the cut's start: no thread of their own needed.
+      return sys.spawn(simple_capture, kind);
   }
 }
 

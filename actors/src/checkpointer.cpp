@@ -5,6 +5,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include "amber/checkpoint/snapshot.hpp"
 #include "amber/runtime/atoms.hpp"
 #include "amber/runtime/error.hpp"
 #include "coordinator.hpp"
@@ -13,6 +14,16 @@ namespace amber {
 
 checkpointer::checkpointer(node& n, std::shared_ptr<store> s, checkpoint_options opts)
   : node_(n), store_(std::move(s)), opts_(std::move(opts)) {
+  if (!node_.expected_head().known) {
+    // A fresh node claims its head ref as it is now: if another live writer
+    // of the same node moves it meanwhile, our commits fail with conflict.
+    auto head = store_->get_ref(head_ref(node_.name()));
+    if (head)
+      node_.set_expected_head(*head);
+    else if (head.error().is_not_found())
+      node_.set_expected_head(std::nullopt);
+    // Otherwise the first checkpoint reads it again and reports the error.
+  }
   coordinator_ = spawn_coordinator(node_, store_, opts_);
   node_.attach(coordinator_);
 }

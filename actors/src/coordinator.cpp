@@ -3,6 +3,7 @@
 #include <array>
 #include <mutex>
 
+#include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "amber/checkpoint/snapshot.hpp"
@@ -19,7 +20,8 @@ using clock_type = std::chrono::steady_clock;
 // One checkpoint in progress: the five answers as they arrive.
 struct round {
   std::shared_ptr<capture_context> ctx;
-  std::optional<digest> expected_head;
+  std::optional<digest> parent;        ///< The snapshot this node descends from.
+  std::optional<digest> expected_head; ///< Where the head must be to move it.
   std::array<capture_result_ptr, layer_count> results;
   size_t pending = layer_count;
   bool done = false;
@@ -41,7 +43,7 @@ int64_t now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-// Builds and commits the manifest once all five layers are in.
+// Builds the manifest and commits it with every new blob and the head move.
 result<digest> commit(node& n, store& s, const round& r) {
   manifest m;
   m.node.name = n.name();
@@ -50,20 +52,38 @@ result<digest> commit(node& n, store& s, const round& r) {
   m.node.runtime_version = runtime_version();
   m.node.registry_fingerprint = n.types().fingerprint();
   m.created_at_ms = now_ms();
-  if (auto parent = n.last_snapshot())
-    m.parents.push_back(*parent);
+  if (r.parent)
+    m.parents.push_back(*r.parent);
   snapshot_commit c;
+  std::vector<std::string_view> blobs;
   for (size_t i = 0; i < layer_count; ++i) {
-    m.layers[i] = r.results[i]->descriptor;
-    auto& refs = r.results[i]->references;
-    c.references.insert(c.references.end(), refs.begin(), refs.end());
+    auto& res = *r.results[i];
+    m.layers[i] = res.descriptor;
+    c.references.insert(c.references.end(), res.references.begin(), res.references.end());
+    for (auto& b : res.blobs)
+      blobs.push_back(b.bytes);
   }
   c.manifest = encode_manifest(m);
   c.ref = head_ref(n.name());
+  // The head must still be where this node left it (or absent for a node
+  // that never committed): a second live writer of the same node gets
+  // `conflict` instead of moving the head off the other's lineage.
   c.expected_head = r.expected_head;
+  if (auto put = s.put_blobs(blobs); !put)
+    return put.error().with_context("writing the snapshot's blobs");
   auto committed = s.commit_snapshot(c);
-  if (committed)
-    n.set_last_snapshot(*committed);
+  if (!committed) {
+    if (committed.error().code() == errc::conflict)
+      return status(errc::conflict,
+                    "node '" + n.name() + "': its head ref was moved by another writer (it "
+                      + (r.expected_head ? "was at " + r.expected_head->short_hex()
+                                         : std::string("did not exist"))
+                      + " when this node claimed it); is a second process running this "
+                        "node? Nothing was committed");
+    return committed.error();
+  }
+  n.set_last_snapshot(*committed);
+  n.set_expected_head(*committed);
   return committed;
 }
 
@@ -82,60 +102,73 @@ public:
     }
     auto r = std::make_shared<round>();
     r->reply = std::move(reply);
-    auto head = store_->get_ref(head_ref(node_->name()));
-    if (head) {
-      r->expected_head = *head;
-    } else if (!head.error().is_not_found()) {
-      r->reply(head.error());
-      return;
+    r->parent = node_->last_snapshot();
+    auto claim = node_->expected_head();
+    if (!claim.known) {
+      // First checkpoint of a fresh node: claim the head as it is now.
+      auto head = store_->get_ref(head_ref(node_->name()));
+      if (head) {
+        claim.head = *head;
+      } else if (!head.error().is_not_found()) {
+        r->reply(head.error());
+        return;
+      }
+      node_->set_expected_head(claim.head);
     }
+    r->expected_head = claim.head;
     r->ctx = std::make_shared<capture_context>();
     r->ctx->source = node_;
     r->ctx->sink = store_;
-    auto& core = node_->core();
-    {
-      // No spawn in between: every component is in the list or born after.
-      std::unique_lock<std::shared_mutex> guard(core.cut_mutex());
-      // Epochs are the node's, not this coordinator's: components keep theirs
-      // from cuts of an earlier checkpointer on the same node.
-      r->ctx->epoch = core.current_epoch.load(std::memory_order_acquire) + 1;
-      core.current_epoch.store(r->ctx->epoch, std::memory_order_release);
-      r->ctx->components = node_->components();
-      r->ctx->retired = core.retired();
-    }
-    r->ctx->injected = core.injected();
+    // Epochs are the node's: components keep theirs from cuts of an
+    // earlier checkpointer on the same node.
+    r->ctx->start = node_->core().begin_cut();
     st.busy = true;
     capture_context_ptr ctx = r->ctx;
     for (size_t i = 0; i < layer_count; ++i) {
       auto kind = static_cast<layer_kind>(i);
-      self_->request(st.captures[i], opts_.timeout, capture_atom::value, ctx)
-        .then([this, r, i](capture_result_ptr& res) { on_layer(r, i, std::move(res)); },
-              [this, r, kind](caf::error& err) {
-                auto why = from_caf_error(self_->system(), err);
-                if (why.code() == errc::timeout)
-                  why = status(errc::timeout, "the cut did not complete within "
-                                                + std::to_string(opts_.timeout.count())
-                                                + " ms (a component died or counts never "
-                                                  "balanced); nothing was committed");
-                end(r, why.with_context(std::string("capturing the ") + to_string(kind)
-                                        + " layer"));
-              });
+      if (kind == layer_kind::model)
+        continue; // Asked once the cache capture knows the final members.
+      ask(r, kind, caf::make_message(capture_atom::value, ctx));
     }
-    for (auto& c : ctx->components)
-      self_->send(c.handle, cut_atom::value, ctx->epoch);
+    auto epoch = ctx->epoch();
+    for (auto& e : ctx->start.members)
+      self_->send(e->handle, cut_atom::value, epoch);
   }
 
   void tick() {
     if (!self_->state.busy)
-      begin([this](const result<checkpoint_report>&) {});
+      begin([](const result<checkpoint_report>&) {});
     self_->delayed_send(self_, opts_.interval, tick_atom::value);
   }
 
 private:
+  void ask(const std::shared_ptr<round>& r, layer_kind kind, caf::message msg) {
+    auto i = static_cast<size_t>(kind);
+    auto budget = opts_.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    clock_type::now() - r->start);
+    if (budget.count() < 1)
+      budget = std::chrono::milliseconds(1);
+    self_->request(self_->state.captures[i], budget, std::move(msg))
+      .then([this, r, i](capture_result_ptr& res) { on_layer(r, i, std::move(res)); },
+            [this, r, kind](caf::error& err) {
+              auto why = from_caf_error(self_->system(), err);
+              if (why.code() == errc::timeout)
+                why = status(errc::timeout, "the cut did not complete within "
+                                              + std::to_string(opts_.timeout.count())
+                                              + " ms (counts never balanced); nothing was "
+                                                "committed");
+              end(r, why.with_context(std::string("capturing the ") + to_string(kind)
+                                      + " layer"));
+            });
+  }
+
   void on_layer(const std::shared_ptr<round>& r, size_t i, capture_result_ptr res) {
     if (r->done)
       return;
-    r->results[i] = std::move(res);
+    r->results[i] = res;
+    if (i == static_cast<size_t>(layer_kind::cache))
+      ask(r, layer_kind::model, caf::make_message(capture_atom::value,
+                                                  capture_context_ptr{r->ctx}, res));
     if (--r->pending > 0)
       return;
     auto id = commit(*node_, *store_, *r);
@@ -147,8 +180,9 @@ private:
     rep.id = *id;
     rep.duration = std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now()
                                                                          - r->start);
-    rep.components = r->ctx->components.size();
-    rep.reused = r->results[static_cast<size_t>(layer_kind::cache)]->reused;
+    auto& cache = *r->results[static_cast<size_t>(layer_kind::cache)];
+    rep.components = cache.components;
+    rep.reused = cache.reused;
     rep.in_flight = r->results[static_cast<size_t>(layer_kind::trace)]->in_flight;
     end(r, rep);
   }
@@ -162,7 +196,7 @@ private:
       // Drop the aborted cut's stragglers, and make every component
       // serialize in full next time: its reused blob may not be committed.
       for (auto& cap : self_->state.captures)
-        self_->send(cap, abort_atom::value, r->ctx->epoch);
+        self_->send(cap, abort_atom::value, r->ctx->epoch());
       node_->core().bump_generation();
     }
     if (opts_.on_checkpoint)

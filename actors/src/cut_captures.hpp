@@ -2,69 +2,81 @@
 
 // @private The two captures that collect a cut from the components.
 
-#include <algorithm>
 #include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include <caf/event_based_actor.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "amber/checkpoint/layers.hpp"
+#include "amber/runtime/cut_report.hpp"
 #include "capture.hpp"
+#include "cut_ledger.hpp"
 
 namespace amber {
 
-/// Collects every component's state for a cut, hashes and stores the blobs
-/// that changed, and reuses the blob of each component that did not.
+/// Exits the captures heard of, kept until no cut can need them: a cut
+/// needs the exits numbered above its start's removal_seq.
+struct exit_log {
+  std::map<uint64_t, exit_report_ptr> by_seq;
+  /// Forgets exits no cut starting after `removal_seq` can need.
+  void prune_through(uint64_t removal_seq) {
+    by_seq.erase(by_seq.begin(), by_seq.upper_bound(removal_seq));
+  }
+};
+
+/// Whether `x` concerns the cut that began with `ctx`.
+inline bool exit_matters(const exit_report& x, const capture_context& ctx) {
+  return x.epoch < ctx.epoch() && x.removal_seq > ctx.start.removal_seq;
+}
+
+/// Collects every member's state for a cut and reuses the blob of each
+/// member that did not change.
 struct cache_capture_state {
   struct round {
     capture_context_ptr ctx; ///< Null until the coordinator's request arrives.
     caf::response_promise promise;
-    struct part {
-      std::string bytes;
-      bool changed = false;
-      uint64_t blob_epoch = 0; ///< Unchanged: the epoch whose bytes to reuse.
-    };
-    std::unordered_map<uint32_t, part> states;
+    cut_ledger ledger;
+    std::unordered_map<uint32_t, cut_report_ptr> reports;
   };
   static inline const char* name = "amber.capture.cache";
-  caf::actor writer; ///< Detached: hashes and stores the blobs.
+  caf::actor worker; ///< Detached: hashes and encodes.
   std::map<uint64_t, round> rounds; ///< By epoch; a component may be early.
   uint64_t done_up_to = 0;          ///< Epochs at or below: finished or aborted.
-  /// The blob of each component's latest stored state, and the epoch whose
-  /// cut carried its bytes.
+  exit_log exits;
+  /// Each component's latest stored state: its blob, and the epoch whose
+  /// cut carried its bytes, and its runtime record.
   struct stored {
     digest blob;
     uint64_t size = 0;
     uint64_t epoch = 0;
+    std::string runtime;
   };
   std::unordered_map<uint32_t, stored> last;
 };
 
 caf::behavior cache_capture(caf::stateful_actor<cache_capture_state>* self);
 
-/// Collects every component's message counts for a cut and the messages
-/// that were in flight, and completes when the counts balance: for each
-/// receiver, the messages sent to it before the cut equal those it received
-/// before its snapshot plus those recorded in flight (Mattern's counters).
+/// Collects every member's message counts and the messages that were in
+/// flight, and completes when the counts balance (see cut_ledger).
 struct trace_capture_state {
   struct round {
     capture_context_ptr ctx;
     caf::response_promise promise;
-    std::unordered_map<uint32_t, std::pair<sent_counts, uint64_t>> counts; ///< sent, received
-    std::vector<in_flight_message> messages;
-    std::unordered_map<uint32_t, uint64_t> in_flight_to;
-    /// Once every count is in: messages each receiver still awaits.
-    std::unordered_map<uint32_t, int64_t> deficit;
-    int64_t missing = -1; ///< Sum of deficits; -1 until every count is in.
-    status failure;
+    cut_ledger ledger;
+    /// Events that arrived before the coordinator's request.
+    std::vector<cut_report_ptr> early_reports;
+    std::vector<flight_report_ptr> early_flights;
+    std::vector<flight_report_ptr> messages;
   };
   static inline const char* name = "amber.capture.trace";
-  caf::actor writer; ///< Detached: stores the layer.
+  caf::actor worker; ///< Detached: encodes the layer.
   std::map<uint64_t, round> rounds;
   uint64_t done_up_to = 0;
+  exit_log exits;
 };
 
 caf::behavior trace_capture(caf::stateful_actor<trace_capture_state>* self);
@@ -75,19 +87,6 @@ template <class State>
 void close_rounds_through(State& st, uint64_t epoch) {
   st.done_up_to = std::max(st.done_up_to, epoch);
   st.rounds.erase(st.rounds.begin(), st.rounds.upper_bound(epoch));
-}
-
-/// The coordinator's request for a round: remembered with its promise (the
-/// components' parts may be there already), then `try_finish` runs.
-template <class State, class TryFinish>
-caf::result<capture_result_ptr> accept_request(caf::stateful_actor<State>* self,
-                                               capture_context_ptr ctx, TryFinish try_finish) {
-  auto& r = self->state.rounds[ctx->epoch];
-  r.ctx = ctx;
-  r.promise = self->make_response_promise();
-  auto promise = r.promise;
-  try_finish(self, ctx->epoch);
-  return promise;
 }
 
 } // namespace amber

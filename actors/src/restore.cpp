@@ -8,6 +8,7 @@
 #include "amber/runtime/atoms.hpp"
 #include "amber/runtime/envelope.hpp"
 #include "amber/runtime/message_codec.hpp"
+#include "amber/runtime/runtime_record.hpp"
 
 namespace amber {
 
@@ -18,6 +19,14 @@ struct prepared_component {
   std::shared_ptr<void> state;
   std::map<std::string, std::string> params;
 };
+
+// The runtime record must decode too, before anything spawns.
+status check_runtime_record(const component_record& rec) {
+  if (rec.runtime.empty())
+    return status::ok();
+  runtime_record r;
+  return decode(rec.runtime, &r, "the runtime record of component '" + rec.name + "'");
+}
 
 // Everything that can fail, checked before a single actor is spawned.
 status prepare(store& s, const loaded_snapshot& snap, const registry& types,
@@ -39,9 +48,12 @@ status prepare(store& s, const loaded_snapshot& snap, const registry& types,
     auto state = types.find(rec.type_name)->decode_state(bytes);
     if (!state)
       return state.error().with_context(who);
-    prepared_component p{&rec, std::move(*state), {}};
-    if (auto i = instances.find(rec.name); i != instances.end())
-      p.params = i->second->params;
+    AMBER_RETURN_IF_ERROR(check_runtime_record(rec));
+    prepared_component p{&rec, std::move(*state), rec.params};
+    // Snapshots from before parameters were recorded: take the graph's.
+    if (p.params.empty())
+      if (auto i = instances.find(rec.name); i != instances.end())
+        p.params = i->second->params;
     out->push_back(std::move(p));
   }
   return status::ok();
@@ -83,7 +95,7 @@ result<std::unique_ptr<node>> restore_node(store& s, std::string_view spec,
     n->adopt_graph(g);
   n->set_next_instance_id(snap->world.next_instance_id);
   for (auto& p : prepared) {
-    auto ref = n->respawn(*p.record, std::move(p.state), p.params);
+    auto ref = n->respawn(*p.record, std::move(p.state), p.params, p.record->runtime);
     if (!ref)
       return ref.error().with_context("restoring " + id->short_hex());
   }
@@ -98,12 +110,34 @@ result<std::unique_ptr<node>> restore_node(store& s, std::string_view spec,
                                 + ": a message in flight is addressed to unknown component "
                                 + std::to_string(rec->receiver));
     core.add_injected(rec->receiver, 1);
-    core.counters.sent.fetch_add(1, std::memory_order_release);
-    caf::anon_send(receiver->handle, envelope{0, rec->sender, rec->seq, std::move(msg)});
+    stamp st;
+    st.epoch = 0;
+    st.seq = rec->seq;
+    st.ref = rec->ref;
+    st.sender = rec->sender;
+    st.receiver = rec->receiver;
+    st.kind = rec->kind <= static_cast<uint8_t>(stamp_kind::failure)
+                ? static_cast<stamp_kind>(rec->kind)
+                : stamp_kind::message;
+    auto* dest = caf::actor_cast<caf::abstract_actor*>(receiver->handle);
+    dest->enqueue(caf::mailbox_element_ptr{new detail::stamped_message_element(
+                    nullptr, st, &core, std::move(msg))},
+                  nullptr);
   }
   for (auto& c : n->components())
     caf::anon_send(c.handle, release_atom::value);
   n->set_last_snapshot(*id);
+  // The restored node claims the head where it is now (which may be past
+  // the restored snapshot): a second restore of the same node racing this
+  // one gets `conflict` at its first checkpoint instead of moving the head
+  // back and forth.
+  auto head = s.get_ref(head_ref(n->name()));
+  if (head)
+    n->set_expected_head(*head);
+  else if (head.error().is_not_found())
+    n->set_expected_head(std::nullopt);
+  else
+    return head.error().with_context("reading the head of node '" + n->name() + "'");
   return n;
 }
 

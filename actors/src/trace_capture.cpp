@@ -3,7 +3,6 @@
 #include "amber/checkpoint/serial.hpp"
 #include "amber/checkpoint/snapshot.hpp"
 #include "amber/runtime/atoms.hpp"
-#include "amber/runtime/envelope.hpp"
 #include "amber/runtime/error.hpp"
 #include "amber/runtime/message_codec.hpp"
 #include "cut_captures.hpp"
@@ -13,145 +12,167 @@ namespace amber {
 namespace {
 
 using state_type = trace_capture_state;
+using self_ptr = caf::stateful_actor<state_type>*;
 
-void finish(caf::stateful_actor<state_type>* self, uint64_t epoch, caf::error err,
-            capture_result_ptr res) {
+struct totals {
+  uint64_t sent = 0;
+  uint64_t received = 0;
+};
+
+// The CPU-heavy part, run by the worker: serialize the recorded messages
+// and encode the layer.
+result<capture_result> build_trace(caf::actor_system& sys,
+                                   std::vector<flight_report_ptr>& flights, totals t) {
+  trace_layer layer;
+  layer.pre_cut_sent = t.sent;
+  layer.pre_cut_received = t.received;
+  // Grouped by receiver, in the order each receiver got them, which keeps
+  // every sender's order (sequence numbers restart with each incarnation;
+  // arrival order does not).
+  std::stable_sort(flights.begin(), flights.end(),
+                   [](const flight_report_ptr& a, const flight_report_ptr& b) {
+                     return a->receiver < b->receiver;
+                   });
+  layer.messages.reserve(flights.size());
+  for (auto& f : flights) {
+    auto bytes = encode_message(sys, f->payload);
+    if (!bytes)
+      return bytes.error().with_context("recording a message in flight to component "
+                                        + std::to_string(f->receiver));
+    in_flight_message m;
+    m.sender = f->st.sender;
+    m.receiver = f->receiver;
+    m.seq = f->st.seq;
+    m.epoch = f->st.epoch;
+    m.payload = std::move(*bytes);
+    m.kind = static_cast<uint8_t>(f->st.kind);
+    m.ref = f->st.ref;
+    layer.messages.push_back(std::move(m));
+  }
+  capture_result out;
+  out.in_flight = layer.messages.size();
+  out.blobs.push_back(make_layer(layer_kind::trace, encode(layer), 0, 0, &out.descriptor));
+  out.references.push_back(out.descriptor.index);
+  return out;
+}
+
+void count(state_type::round& r, const cut_report& rep, totals& t) {
+  if (!r.ledger.on_report(rep.id, rep.info, rep.sent, rep.received, rep.joiners))
+    return;
+  for (auto& s : rep.sent)
+    t.sent += s.second;
+  t.received += rep.received;
+}
+
+void record(state_type::round& r, const flight_report_ptr& f) {
+  // Only what was stamped before this cut, to a member that had cut.
+  if (f->st.epoch < r.ctx->epoch() && r.ledger.on_flight(f->receiver))
+    r.messages.push_back(f);
+}
+
+struct round_totals {
+  std::map<uint64_t, totals> by_epoch;
+};
+
+void try_finish(self_ptr self, uint64_t epoch, totals t) {
   auto& st = self->state;
   auto i = st.rounds.find(epoch);
-  if (err)
-    i->second.promise.deliver(std::move(err));
-  else
-    i->second.promise.deliver(std::move(res));
-  close_rounds_through(st, epoch);
-}
-
-// Once every component reported its counts, works out how many in-flight
-// messages each receiver still awaits.
-void compute_deficits(state_type::round& r) {
-  auto& ctx = *r.ctx;
-  std::unordered_map<uint32_t, int64_t> expected;
-  for (auto& c : ctx.components)
-    expected[c.id] = 0;
-  auto add_sent = [&](const sent_counts& sent) {
-    for (auto& [receiver, n] : sent)
-      if (auto i = expected.find(receiver); i != expected.end())
-        i->second += static_cast<int64_t>(n);
-  };
-  for (auto& kv : r.counts)
-    add_sent(kv.second.first);
-  // Senders that exited before the cut still sent what they sent.
-  for (auto& [sender, sent] : ctx.retired)
-    if (r.counts.count(sender) == 0)
-      add_sent(sent);
-  for (auto& [receiver, n] : ctx.injected)
-    if (auto i = expected.find(receiver); i != expected.end())
-      i->second += static_cast<int64_t>(n);
-  r.missing = 0;
-  r.deficit.clear();
-  for (auto& [receiver, n] : expected) {
-    auto have = static_cast<int64_t>(r.counts[receiver].second);
-    if (auto f = r.in_flight_to.find(receiver); f != r.in_flight_to.end())
-      have += static_cast<int64_t>(f->second);
-    r.deficit[receiver] = n - have;
-    r.missing += n - have;
-  }
-}
-
-void try_finish(caf::stateful_actor<state_type>* self, uint64_t epoch) {
-  auto i = self->state.rounds.find(epoch);
-  if (i == self->state.rounds.end() || !i->second.ctx)
+  if (i == st.rounds.end() || !i->second.ctx || !i->second.ledger.balanced())
     return;
   auto& r = i->second;
-  if (!r.failure.is_ok()) {
-    finish(self, epoch, to_caf_error(r.failure), nullptr);
-    return;
-  }
-  if (r.missing < 0) {
-    for (auto& c : r.ctx->components)
-      if (r.counts.count(c.id) == 0)
-        return;
-    compute_deficits(r);
-  }
-  if (r.missing != 0)
-    return;
-  for (auto& kv : r.deficit)
-    if (kv.second != 0)
-      return; // Balanced in sum but not per receiver: wait (or time out).
-  trace_layer layer;
-  for (auto& kv : r.counts) {
-    for (auto& sent : kv.second.first)
-      layer.pre_cut_sent += sent.second;
-    layer.pre_cut_received += kv.second.second;
-  }
-  // Only messages to components in the cut (one born during it records
-  // nothing, but a stray must not reach the layer). Grouped by receiver, in
-  // the order each receiver got them, which keeps every sender's order
-  // (sequence numbers restart with each incarnation; arrival order does not).
-  for (auto& m : r.messages)
-    if (r.deficit.count(m.receiver) > 0)
-      layer.messages.push_back(std::move(m));
-  std::stable_sort(layer.messages.begin(), layer.messages.end(),
-                   [](const in_flight_message& a, const in_flight_message& b) {
-                     return a.receiver < b.receiver;
-                   });
-  // Encoding and storing happen in the store writer, off the scheduler.
   auto promise = r.promise;
-  auto job = std::make_shared<const store_job>(
-    [sink = r.ctx->sink, layer = std::move(layer)]() -> result<capture_result> {
-      capture_result out;
-      out.in_flight = layer.messages.size();
-      auto d = write_layer(*sink, layer_kind::trace, encode(layer));
-      if (!d)
-        return d.error();
-      out.descriptor = *d;
-      out.references.push_back(d->index);
-      return out;
-    });
-  auto& st = self->state;
+  auto flights = std::make_shared<std::vector<flight_report_ptr>>(std::move(r.messages));
   close_rounds_through(st, epoch);
-  self->request(st.writer, caf::infinite, write_atom::value, store_job_ptr{job})
+  auto* sys = &self->system();
+  auto job = std::make_shared<const capture_job>(
+    [sys, flights, t] { return build_trace(*sys, *flights, t); });
+  self->request(st.worker, caf::infinite, work_atom::value, capture_job_ptr{job})
     .then([promise](capture_result_ptr& res) mutable { promise.deliver(std::move(res)); },
           [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
 }
 
 } // namespace
 
-caf::behavior trace_capture(caf::stateful_actor<state_type>* self) {
-  self->state.writer = spawn_store_writer(self->system());
-  self->link_to(self->state.writer);
+caf::behavior trace_capture(self_ptr self) {
+  self->state.worker = spawn_capture_worker(self->system());
+  self->link_to(self->state.worker);
+  // Pre-cut totals per open round, for the layer's summary.
+  auto sums = std::make_shared<round_totals>();
+  auto finish = [self, sums](uint64_t epoch) {
+    auto t = sums->by_epoch[epoch];
+    try_finish(self, epoch, t);
+    if (self->state.rounds.count(epoch) == 0)
+      sums->by_epoch.erase(sums->by_epoch.begin(), sums->by_epoch.upper_bound(epoch));
+  };
+  auto apply_exit = [](state_type::round& r, const exit_report& x) {
+    if (exit_matters(x, *r.ctx))
+      r.ledger.on_exit(x.id, x.sent, x.joiners);
+  };
+  auto on_flight = [self, finish](flight_report_ptr& f) {
+    auto& st = self->state;
+    if (f->epoch <= st.done_up_to)
+      return;
+    auto& r = st.rounds[f->epoch];
+    if (!r.ctx) {
+      r.early_flights.push_back(std::move(f));
+      return;
+    }
+    record(r, f);
+    finish(f->epoch);
+  };
   return {
-    [self](capture_atom, capture_context_ptr ctx) {
-      return accept_request(self, std::move(ctx), try_finish);
+    [self, sums, finish, apply_exit](capture_atom,
+                                     capture_context_ptr ctx) -> caf::result<capture_result_ptr> {
+      auto& st = self->state;
+      auto epoch = ctx->epoch();
+      auto& r = st.rounds[epoch];
+      r.ctx = ctx;
+      r.promise = self->make_response_promise();
+      auto promise = r.promise;
+      r.ledger.start(ctx->start.members, ctx->start.retired_to, ctx->start.injected);
+      auto& t = sums->by_epoch[epoch];
+      for (auto& rep : r.early_reports)
+        count(r, *rep, t);
+      r.early_reports.clear();
+      for (auto& [seq, x] : st.exits.by_seq)
+        apply_exit(r, *x);
+      st.exits.prune_through(ctx->start.removal_seq);
+      for (auto& f : r.early_flights)
+        record(r, f);
+      r.early_flights.clear();
+      finish(epoch);
+      return promise;
     },
-    [self](count_atom, uint64_t epoch, uint32_t id, sent_counts& sent, uint64_t received) {
-      if (epoch <= self->state.done_up_to)
+    [self, sums, finish](count_atom, cut_report_ptr& rep) {
+      auto& st = self->state;
+      if (rep->epoch <= st.done_up_to)
         return;
-      self->state.rounds[epoch].counts[id] = {std::move(sent), received};
-      try_finish(self, epoch);
-    },
-    [self](flight_atom, uint64_t epoch, uint32_t receiver, envelope& e) {
-      if (epoch <= self->state.done_up_to)
+      auto& r = st.rounds[rep->epoch];
+      if (!r.ctx) {
+        r.early_reports.push_back(std::move(rep));
         return;
-      auto& r = self->state.rounds[epoch];
-      // Serialized here, off the receiving component's thread.
-      auto bytes = encode_message(self->system(), e.payload);
-      if (!bytes) {
-        if (r.failure.is_ok())
-          r.failure = bytes.error().with_context("recording a message in flight to component "
-                                                 + std::to_string(receiver));
-      } else {
-        r.messages.push_back({"", e.sender, receiver, e.seq, e.epoch, std::move(*bytes)});
       }
-      ++r.in_flight_to[receiver];
-      if (r.missing >= 0) {
-        if (auto d = r.deficit.find(receiver); d != r.deficit.end()) {
-          --d->second;
-          --r.missing;
-        }
-      }
-      try_finish(self, epoch);
+      count(r, *rep, sums->by_epoch[rep->epoch]);
+      finish(rep->epoch);
     },
-    [self](abort_atom, uint64_t epoch) { close_rounds_through(self->state, epoch); },
+    [on_flight](flight_atom, flight_report_ptr& f) mutable { on_flight(f); },
+    [on_flight](lost_atom, flight_report_ptr& f) mutable { on_flight(f); },
+    [self, finish, apply_exit](stop_atom, exit_report_ptr& x) {
+      auto& st = self->state;
+      st.exits.by_seq.emplace(x->removal_seq, x);
+      std::vector<uint64_t> epochs;
+      for (auto& [epoch, r] : st.rounds) {
+        if (r.ctx)
+          apply_exit(r, *x);
+        epochs.push_back(epoch);
+      }
+      for (auto e : epochs)
+        finish(e);
+    },
+    [self, sums](abort_atom, uint64_t epoch) {
+      close_rounds_through(self->state, epoch);
+      sums->by_epoch.erase(sums->by_epoch.begin(), sums->by_epoch.upper_bound(epoch));
+    },
   };
 }
 

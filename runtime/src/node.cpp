@@ -8,6 +8,7 @@
 
 #include "amber/runtime/envelope.hpp"
 #include "amber/runtime/error.hpp"
+#include "component_host.hpp"
 
 #ifndef AMBER_RUNTIME_VERSION
 #define AMBER_RUNTIME_VERSION "0.0.0"
@@ -19,12 +20,36 @@ const char* runtime_version() noexcept {
   return AMBER_RUNTIME_VERSION;
 }
 
+namespace {
+
+component_ref to_ref(const entry_ptr& e) {
+  component_ref ref;
+  auto& info = *e->info;
+  ref.id = info.id;
+  ref.name = info.name;
+  ref.type_name = info.type_name;
+  ref.package = info.package;
+  ref.graph = info.graph;
+  ref.params = info.params;
+  ref.handle = e->handle;
+  return ref;
+}
+
+std::optional<component_ref> to_optional_ref(const entry_ptr& e) {
+  if (!e)
+    return std::nullopt;
+  return to_ref(e);
+}
+
+} // namespace
+
 node::node(std::shared_ptr<const registry> types, node_options opts)
   : types_(std::move(types)),
     opts_(std::move(opts)),
     cfg_(std::make_unique<caf::actor_system_config>()),
     core_(std::make_shared<node_core>()) {
   cfg_->add_message_type<envelope>("amber.envelope");
+  cfg_->add_message_type<component_down>("amber.component_down");
   add_error_category(*cfg_);
   if (opts_.worker_threads > 0)
     cfg_->set("scheduler.max-threads", opts_.worker_threads);
@@ -34,6 +59,14 @@ node::node(std::shared_ptr<const registry> types, node_options opts)
   if (opts_.configure)
     opts_.configure(*cfg_);
   system_ = std::make_unique<caf::actor_system>(*cfg_);
+  core_->set_spawner([this](spawn_request req) {
+    spawn_args args;
+    args.type_name = std::move(req.type_name);
+    args.name = std::move(req.name);
+    args.params = std::move(req.params);
+    args.parent_epoch = req.parent_epoch;
+    return spawn_entry(std::move(args));
+  });
 }
 
 node::~node() {
@@ -43,61 +76,77 @@ node::~node() {
 
 result<component_ref> node::spawn(const std::string& type_name, const std::string& name,
                                   std::map<std::string, std::string> params) {
-  uint32_t id;
-  {
-    std::lock_guard<std::mutex> guard(mutex_);
-    id = next_id_++; // Taken now, so that concurrent spawns never share one.
-  }
-  return spawn_with_id(id, type_name, name, "", std::move(params), nullptr);
+  spawn_args args;
+  args.type_name = type_name;
+  args.name = name;
+  args.params = std::move(params);
+  auto e = spawn_entry(std::move(args));
+  if (!e)
+    return e.error();
+  return to_ref(*e);
 }
 
-result<component_ref> node::spawn_with_id(uint32_t id, const std::string& type_name,
-                                          const std::string& name, const std::string& graph,
-                                          std::map<std::string, std::string> params,
-                                          std::shared_ptr<void> state, bool held) {
-  auto type = types_->find(type_name);
+result<entry_ptr> node::spawn_entry(spawn_args args) {
+  // A cut starting now sees this spawn entirely or not at all.
+  std::shared_lock<std::shared_mutex> cut_guard(core_->cut_mutex());
+  return spawn_locked(std::move(args));
+}
+
+result<entry_ptr> node::spawn_locked(spawn_args args) {
+  auto type = types_->find(args.type_name);
   if (!type)
     return status(errc::unknown_type,
-                  "component type '" + type_name + "' is not registered");
-  if (name.empty())
-    return status::invalid_argument("a component of type '" + type_name + "' needs a name");
-  if (core_->find(name))
-    return status::invalid_argument("component name '" + name + "' is taken");
-  if (core_->find(id))
-    return status::invalid_argument("instance id " + std::to_string(id) + " is taken");
-  // stop() sets stopped_ under the exclusive cut lock: a spawn that gets
-  // past this check finishes before stop() lists the components to kill.
-  std::shared_lock<std::shared_mutex> cut_guard(core_->cut_mutex());
+                  "component type '" + args.type_name + "' is not registered");
+  if (args.name.empty())
+    return status::invalid_argument("a component of type '" + args.type_name
+                                    + "' needs a name");
+  if (core_->find(args.name))
+    return status::invalid_argument("component name '" + args.name + "' is taken");
   {
     std::lock_guard<std::mutex> guard(mutex_);
+    // stop() sets stopped_ under the exclusive cut lock: a spawn that gets
+    // past this check finishes before stop() lists the components to kill.
     if (stopped_)
       return status(errc::aborted, "node '" + opts_.name + "' is stopped");
+    if (args.id == 0)
+      args.id = next_id_++; // Taken now, so that concurrent spawns never share one.
   }
-  component_init init{core_, id, name, std::move(params), std::move(state), held};
-  component_ref ref;
-  ref.id = id;
-  ref.name = name;
-  ref.type_name = type_name;
-  ref.package = type->package;
-  ref.graph = graph;
-  ref.handle = type->spawn(*system_, std::move(init));
-  if (!core_->add(ref)) {
+  if (core_->find(args.id))
+    return status::invalid_argument("instance id " + std::to_string(args.id) + " is taken");
+  auto info = std::make_shared<component_info>();
+  info->id = args.id;
+  info->name = args.name;
+  info->type_name = args.type_name;
+  info->package = type->package;
+  info->graph = args.graph;
+  info->params = std::move(args.params);
+  auto current = core_->current_epoch();
+  // From outside, a component starts in the current epoch: it is not part of
+  // a cut that is open. A component's child starts in its parent's epoch,
+  // and joins the open cut when its parent has not cut yet.
+  auto epoch = args.parent_epoch ? *args.parent_epoch : current;
+  auto e = std::make_shared<directory_entry>();
+  e->info = std::move(info);
+  e->born_in = epoch + 1;
+  e->joiner = e->born_in <= current;
+  component_init init{core_, e, std::move(args.state), std::move(args.runtime), args.held,
+                      epoch};
+  e->handle = system_->spawn<component_host>(std::move(init), type->make);
+  if (!core_->add(e)) {
     // Another spawn took the name (or id) meanwhile.
-    caf::anon_send_exit(ref.handle, caf::exit_reason::user_shutdown);
-    return status::invalid_argument("component name '" + name + "' is taken");
+    caf::anon_send_exit(e->handle, caf::exit_reason::user_shutdown);
+    return status::invalid_argument("component name '" + e->info->name + "' is taken");
   }
-  return ref;
+  return e;
 }
 
 status node::install(const graph_def& graph) {
   if (graph.name.empty())
     return status::invalid_argument("a graph needs a name");
-  {
-    std::lock_guard<std::mutex> guard(mutex_);
-    for (auto& g : graphs_)
-      if (g.name == graph.name)
-        return status::invalid_argument("graph '" + graph.name + "' is already installed");
-  }
+  // The whole graph, wires and all, is in a cut or not at all.
+  std::shared_lock<std::shared_mutex> cut_guard(core_->cut_mutex());
+  if (core_->has_graph(graph.name))
+    return status::invalid_argument("graph '" + graph.name + "' is already installed");
   std::set<std::string> names;
   for (auto& inst : graph.instances) {
     if (inst.name.empty())
@@ -118,38 +167,39 @@ status node::install(const graph_def& graph) {
   }
   for (auto& e : graph.edges)
     core_->wire(e.from, e.port, e.to);
-  {
-    std::lock_guard<std::mutex> guard(mutex_);
-    graphs_.push_back(graph);
-  }
+  core_->add_graph(graph);
   for (auto& inst : graph.instances) {
-    uint32_t id;
-    {
-      std::lock_guard<std::mutex> guard(mutex_);
-      id = next_id_++;
-    }
-    auto ref = spawn_with_id(id, inst.type_name, inst.name, graph.name, inst.params, nullptr);
-    if (!ref)
-      return ref.error().with_context("graph '" + graph.name + "'");
+    spawn_args args;
+    args.type_name = inst.type_name;
+    args.name = inst.name;
+    args.graph = graph.name;
+    args.params = inst.params;
+    auto e = spawn_locked(std::move(args));
+    if (!e)
+      return e.error().with_context("graph '" + graph.name + "'");
   }
   return status::ok();
 }
 
 std::optional<component_ref> node::find(const std::string& name) const {
-  return core_->find(name);
+  return to_optional_ref(core_->find(name));
 }
 
 std::optional<component_ref> node::find(uint32_t id) const {
-  return core_->find(id);
+  return to_optional_ref(core_->find(id));
 }
 
 std::vector<component_ref> node::components() const {
-  return core_->components();
+  std::vector<component_ref> out;
+  auto entries = core_->entries();
+  out.reserve(entries.size());
+  for (auto& e : entries)
+    out.push_back(to_ref(e));
+  return out;
 }
 
 std::vector<graph_def> node::graphs() const {
-  std::lock_guard<std::mutex> guard(mutex_);
-  return graphs_;
+  return core_->graphs();
 }
 
 uint32_t node::next_instance_id() const {
@@ -167,23 +217,58 @@ void node::set_last_snapshot(const digest& id) {
   last_snapshot_ = id;
 }
 
+node::head_claim node::expected_head() const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return expected_head_;
+}
+
+void node::set_expected_head(std::optional<digest> head) {
+  std::lock_guard<std::mutex> guard(mutex_);
+  expected_head_ = {true, std::move(head)};
+}
+
 bool node::wait_quiet(std::chrono::milliseconds timeout, std::chrono::milliseconds settle) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto& c = core_->counters;
+  auto balanced = [](const node_core::totals& t) { return t.sent == t.received + t.lost; };
+  auto same = [](const node_core::totals& a, const node_core::totals& b) {
+    return a.sent == b.sent && a.received == b.received && a.lost == b.lost
+           && a.handled == b.handled;
+  };
   while (std::chrono::steady_clock::now() < deadline) {
-    auto handled = c.handled.load(std::memory_order_acquire);
-    auto delivered = c.delivered.load(std::memory_order_acquire);
-    if (c.sent.load(std::memory_order_acquire) == delivered) {
+    auto before = core_->sum_counters();
+    if (balanced(before)) {
       std::this_thread::sleep_for(settle);
-      if (c.handled.load(std::memory_order_acquire) == handled
-          && c.delivered.load(std::memory_order_acquire) == delivered
-          && c.sent.load(std::memory_order_acquire) == delivered)
+      if (same(before, core_->sum_counters()))
         return true;
     } else {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   }
   return false;
+}
+
+node::stats_t node::stats() const {
+  stats_t out;
+  auto t = core_->sum_counters();
+  out.components = core_->size();
+  out.sent = t.sent;
+  out.received = t.received;
+  out.lost = t.lost;
+  out.handled = t.handled;
+  out.undeliverable = core_->undeliverable();
+  out.redelivered = t.injected;
+  auto& p = core_->pauses;
+  out.cuts = p.cuts.load(std::memory_order_relaxed);
+  out.max_pause = std::chrono::nanoseconds(p.max_pause_ns.load(std::memory_order_relaxed));
+  out.max_pause_serialize
+    = std::chrono::nanoseconds(p.max_pause_serialize_ns.load(std::memory_order_relaxed));
+  if (out.cuts > 0) {
+    out.mean_pause = std::chrono::nanoseconds(
+      p.total_pause_ns.load(std::memory_order_relaxed) / out.cuts);
+    out.mean_serialize = std::chrono::nanoseconds(
+      p.total_serialize_ns.load(std::memory_order_relaxed) / out.cuts);
+  }
+  return out;
 }
 
 void node::attach(caf::actor actor) {
@@ -201,31 +286,41 @@ void node::stop() {
     stopped_ = true;
     attached.swap(attached_);
   }
+  core_->set_spawner({});
   for (auto& a : attached)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-  for (auto& c : core_->components()) {
-    caf::anon_send_exit(c.handle, caf::exit_reason::user_shutdown);
-    core_->remove(c.id);
-  }
+  for (auto& e : core_->entries())
+    caf::anon_send_exit(e->handle, caf::exit_reason::user_shutdown);
   system_->await_all_actors_done();
 }
 
 result<component_ref> node::respawn(const component_record& rec, std::shared_ptr<void> state,
-                                    const std::map<std::string, std::string>& params) {
-  auto ref = spawn_with_id(rec.instance_id, rec.type_name, rec.name, rec.graph, params,
-                           std::move(state), /*held=*/true);
-  if (ref) {
+                                    const std::map<std::string, std::string>& params,
+                                    std::string runtime) {
+  spawn_args args;
+  args.id = rec.instance_id;
+  args.type_name = rec.type_name;
+  args.name = rec.name;
+  args.graph = rec.graph;
+  args.params = params;
+  args.state = std::move(state);
+  args.runtime = std::move(runtime);
+  args.held = true;
+  auto e = spawn_entry(std::move(args));
+  if (!e)
+    return e.error();
+  {
     std::lock_guard<std::mutex> guard(mutex_);
     next_id_ = std::max(next_id_, rec.instance_id + 1);
   }
-  return ref;
+  return to_ref(*e);
 }
 
 void node::adopt_graph(const graph_def& graph) {
+  std::shared_lock<std::shared_mutex> cut_guard(core_->cut_mutex());
   for (auto& e : graph.edges)
     core_->wire(e.from, e.port, e.to);
-  std::lock_guard<std::mutex> guard(mutex_);
-  graphs_.push_back(graph);
+  core_->add_graph(graph);
 }
 
 void node::set_next_instance_id(uint32_t id) {

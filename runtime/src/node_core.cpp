@@ -3,44 +3,60 @@
 #include <algorithm>
 #include <mutex>
 
+#include <caf/send.hpp>
+
+#include "amber/runtime/atoms.hpp"
+#include "amber/runtime/cut_report.hpp"
+
 namespace amber {
 
-bool node_core::add(const component_ref& ref) {
+bool node_core::add(const entry_ptr& e) {
   std::unique_lock<std::shared_mutex> guard(mutex_);
-  if (by_id_.count(ref.id) > 0 || by_name_.count(ref.name) > 0)
+  auto& info = *e->info;
+  if (by_id_.count(info.id) > 0 || by_name_.count(info.name) > 0)
     return false;
-  by_id_[ref.id] = ref;
-  by_name_[ref.name] = ref.id;
+  by_id_.emplace(info.id, e);
+  by_name_.emplace(info.name, info.id);
   return true;
 }
 
-void node_core::remove(uint32_t id) {
+uint64_t node_core::remove(uint32_t id, const sent_counts& sent) {
   std::unique_lock<std::shared_mutex> guard(mutex_);
   auto i = by_id_.find(id);
   if (i == by_id_.end())
-    return;
-  by_name_.erase(i->second.name);
+    return removals_;
+  auto& e = *i->second;
+  e.alive.store(false, std::memory_order_release);
+  retired_totals_.sent += e.counters.sent.load(std::memory_order_relaxed);
+  retired_totals_.received += e.counters.received.load(std::memory_order_relaxed);
+  retired_totals_.handled += e.counters.handled.load(std::memory_order_relaxed);
+  for (auto& [receiver, n] : sent)
+    if (by_id_.count(receiver) > 0)
+      retired_to_[receiver] += n;
+  // Nothing will be expected of this receiver any more.
+  retired_to_.erase(id);
+  injected_.erase(id);
+  by_name_.erase(e.info->name);
   by_id_.erase(i);
+  return ++removals_;
 }
 
-std::optional<component_ref> node_core::find(std::string_view name) const {
+entry_ptr node_core::find(std::string_view name) const {
   std::shared_lock<std::shared_mutex> guard(mutex_);
   auto i = by_name_.find(std::string(name));
   if (i == by_name_.end())
-    return std::nullopt;
+    return nullptr;
   return by_id_.at(i->second);
 }
 
-std::optional<component_ref> node_core::find(uint32_t id) const {
+entry_ptr node_core::find(uint32_t id) const {
   std::shared_lock<std::shared_mutex> guard(mutex_);
   auto i = by_id_.find(id);
-  if (i == by_id_.end())
-    return std::nullopt;
-  return i->second;
+  return i == by_id_.end() ? nullptr : i->second;
 }
 
-std::vector<component_ref> node_core::components() const {
-  std::vector<component_ref> out;
+std::vector<entry_ptr> node_core::entries() const {
+  std::vector<entry_ptr> out;
   {
     std::shared_lock<std::shared_mutex> guard(mutex_);
     out.reserve(by_id_.size());
@@ -48,8 +64,13 @@ std::vector<component_ref> node_core::components() const {
       out.push_back(kv.second);
   }
   std::sort(out.begin(), out.end(),
-            [](const component_ref& a, const component_ref& b) { return a.id < b.id; });
+            [](const entry_ptr& a, const entry_ptr& b) { return a->info->id < b->info->id; });
   return out;
+}
+
+size_t node_core::size() const {
+  std::shared_lock<std::shared_mutex> guard(mutex_);
+  return by_id_.size();
 }
 
 void node_core::wire(const std::string& from, const std::string& port, const std::string& to) {
@@ -81,24 +102,83 @@ cut_sinks node_core::sinks() const {
   return sinks_;
 }
 
-void node_core::retire(uint32_t id, sent_counts sent) {
-  std::unique_lock<std::shared_mutex> guard(mutex_);
-  retired_[id] = std::move(sent);
+cut_start node_core::begin_cut() {
+  cut_start out;
+  std::unique_lock<std::shared_mutex> cut_guard(cut_mutex_);
+  out.epoch = current_epoch_.load(std::memory_order_acquire) + 1;
+  current_epoch_.store(out.epoch, std::memory_order_release);
+  {
+    std::shared_lock<std::shared_mutex> guard(mutex_);
+    out.members.reserve(by_id_.size());
+    for (auto& kv : by_id_)
+      out.members.push_back(kv.second);
+    out.graphs = graphs_;
+    out.retired_to = retired_to_;
+    out.injected = injected_;
+    out.removal_seq = removals_;
+  }
+  std::sort(out.members.begin(), out.members.end(),
+            [](const entry_ptr& a, const entry_ptr& b) { return a->info->id < b->info->id; });
+  return out;
 }
 
-std::map<uint32_t, sent_counts> node_core::retired() const {
+void node_core::add_graph(const graph_def& g) {
+  std::unique_lock<std::shared_mutex> guard(mutex_);
+  graphs_.push_back(g);
+}
+
+std::vector<graph_def> node_core::graphs() const {
   std::shared_lock<std::shared_mutex> guard(mutex_);
-  return retired_;
+  return graphs_;
+}
+
+bool node_core::has_graph(const std::string& name) const {
+  std::shared_lock<std::shared_mutex> guard(mutex_);
+  for (auto& g : graphs_)
+    if (g.name == name)
+      return true;
+  return false;
 }
 
 void node_core::add_injected(uint32_t receiver, uint64_t n) {
   std::unique_lock<std::shared_mutex> guard(mutex_);
   injected_[receiver] += n;
+  injected_total_ += n;
 }
 
-std::unordered_map<uint32_t, uint64_t> node_core::injected() const {
+result<entry_ptr> node_core::spawn(spawn_request req) const {
+  if (!spawner_)
+    return status(errc::aborted, "the node is not running");
+  return spawner_(std::move(req));
+}
+
+void node_core::on_lost(const stamp& st, caf::message payload) {
+  lost_.fetch_add(1, std::memory_order_relaxed);
+  auto trace = sinks().trace;
+  if (!trace)
+    return;
+  auto f = std::make_shared<flight_report>();
+  f->epoch = current_epoch();
+  f->receiver = st.receiver;
+  f->st = st;
+  f->payload = std::move(payload);
+  caf::anon_send(trace, lost_atom::value, flight_report_ptr{std::move(f)});
+}
+
+node_core::totals node_core::sum_counters() const {
+  totals out;
   std::shared_lock<std::shared_mutex> guard(mutex_);
-  return injected_;
+  out = retired_totals_;
+  out.sent += injected_total_;
+  out.injected = injected_total_;
+  for (auto& kv : by_id_) {
+    auto& c = kv.second->counters;
+    out.sent += c.sent.load(std::memory_order_relaxed);
+    out.received += c.received.load(std::memory_order_relaxed);
+    out.handled += c.handled.load(std::memory_order_relaxed);
+  }
+  out.lost = lost_.load(std::memory_order_relaxed);
+  return out;
 }
 
 } // namespace amber

@@ -101,45 +101,47 @@ TEST_CASE("200 checkpoints under full-speed transfers each conserve the money") 
         CHECK(money->total() == *initial);
         CHECK(settle(m) == *initial);
       }
-      CHECK(m.core().counters.delivered.load() > 0);
+      CHECK(m.stats().received > 0);
     }
   }
 }
 
-TEST_CASE("a checkpoint whose component is killed mid-cut aborts, and the next succeeds") {
+TEST_CASE("a component that dies mid-cut is retired at once and the cut completes without it") {
   auto reg = bank_registry();
   auto db = std::make_shared<memory_store>();
   bank::bank_params params;
   params.accounts = 200;
   auto n = make_bank(reg, params);
+  auto initial = bank::total_balance(*n);
+  REQUIRE(initial.ok());
   auto victim = n->spawn("test.fragile", "victim");
   REQUIRE(victim.ok());
   checkpoint_options opts;
-  opts.timeout = 500ms;
+  opts.timeout = 30s; // The default: a stall would take this long.
   checkpointer cp(*n, db, opts);
   bank::start_drivers(*n);
   std::this_thread::sleep_for(20ms);
 
   // Armed, the victim crashes as it serializes its state for the cut: it
-  // dies mid-cut, and its part never arrives.
+  // dies mid-cut, and its part never arrives. Its exit retires it from the
+  // cut at once instead of stalling the checkpoint until the timeout.
   caf::anon_send(victim->handle, test::arm_atom::value);
   auto started = std::chrono::steady_clock::now();
-  auto aborted = cp.checkpoint();
+  auto id = cp.checkpoint();
   auto took = std::chrono::steady_clock::now() - started;
-  REQUIRE_FALSE(aborted.ok());
-  CHECK(aborted.error().code() == errc::timeout);
-  CHECK(took >= opts.timeout);
-  CHECK(took < opts.timeout + 2s);
-  CHECK(db->stats().value().manifests == 0);
-  CHECK(db->get_ref(head_ref("bank")).error().is_not_found());
-
-  auto next = cp.checkpoint();
-  REQUIRE_MESSAGE(next.ok(), next.error().to_string());
-  auto snap = load_snapshot(*db, *next);
+  REQUIRE_MESSAGE(id.ok(), id.error().to_string());
+  CHECK(took < 5s);
+  auto snap = load_snapshot(*db, *id);
   REQUIRE(snap.ok());
   for (auto& c : snap->cache.components)
     CHECK(c.name != "victim");
-  settle(*n);
+  auto money = bank::money_in_snapshot(*db, *id, n->system());
+  REQUIRE(money.ok());
+  CHECK(money->total() == *initial);
+  CHECK_FALSE(n->find("victim"));
+  auto next = cp.checkpoint();
+  REQUIRE_MESSAGE(next.ok(), next.error().to_string());
+  CHECK(settle(*n) == *initial);
 }
 
 TEST_CASE("periodic checkpoints run on their own and a stop takes a final one") {
@@ -183,7 +185,7 @@ TEST_CASE("a second checkpointer on the same running node continues its epochs")
       REQUIRE_MESSAGE(id.ok(), "round " << round << ": " << id.error().to_string());
     }
   }
-  CHECK(n->core().current_epoch.load() == 9);
+  CHECK(n->core().current_epoch() == 9);
   settle(*n);
 }
 

@@ -244,7 +244,7 @@ TEST_CASE("a message in flight at the cut is recorded and re-delivered by restor
   {
     checkpointer cp(*n, db);
     caf::anon_send(n->find("counter-1")->handle, test::spin_atom::value, spins);
-    while (n->core().counters.sent.load() == 0)
+    while (n->stats().sent == 0)
       std::this_thread::yield();
     id = cp.checkpoint();
   }

@@ -1,5 +1,6 @@
 // The envelope crosses CAF's serializer and network layer unchanged.
 
+#include <caf/event_based_actor.hpp>
 #include <caf/io/all.hpp>
 #include <caf/scoped_actor.hpp>
 #include <doctest/doctest.h>

@@ -63,8 +63,8 @@ TEST_CASE("components message each other by name through the runtime") {
   REQUIRE(n.wait_quiet(std::chrono::seconds(5)));
   CHECK(ask(n, "b", "k") == 5);
   CHECK(ask(n, "a", "k") == -1);
-  CHECK(n.core().counters.sent.load() == 1);
-  CHECK(n.core().counters.delivered.load() == 1);
+  CHECK(n.stats().sent == 1);
+  CHECK(n.stats().received == 1);
 }
 
 TEST_CASE("a graph installs its instances with their parameters and wires") {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <caf/atom.hpp>
+#include <caf/event_based_actor.hpp>
 
 #include <caf/message_handler.hpp>
 

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <boost/serialization/map.hpp>
 #include <boost/serialization/string.hpp>
+#include <boost/serialization/version.hpp>
 #include <boost/serialization/vector.hpp>
 
 #include "amber/checkpoint/model.hpp"
@@ -26,10 +28,14 @@ struct component_record {
   std::string graph; ///< The graph that installed it; empty when spawned directly.
   digest state;      ///< Blob with the component's Boost-encoded state.
   uint64_t state_size = 0;
+  std::map<std::string, std::string> params; ///< What it was spawned with.
+  std::string runtime; ///< The runtime's record (mode, timers, requests, monitors).
 
   template <class Archive>
-  void serialize(Archive& ar, unsigned) {
+  void serialize(Archive& ar, unsigned version) {
     ar& instance_id& name& type_name& package& graph& state& state_size;
+    if (version >= 1)
+      ar& params& runtime;
   }
 };
 
@@ -100,10 +106,14 @@ struct in_flight_message {
   uint64_t seq = 0;        ///< Per (sender, receiver) order.
   uint64_t epoch = 0;      ///< The sender's epoch when it sent the message.
   std::string payload;     ///< The caf::message, through CAF's binary serializer.
+  uint8_t kind = 0;        ///< 0 message, 1 request, 2 response, 3 failure.
+  uint64_t ref = 0;        ///< The request id, for kinds 1 to 3.
 
   template <class Archive>
-  void serialize(Archive& ar, unsigned) {
+  void serialize(Archive& ar, unsigned version) {
     ar& sender_node& sender& receiver& seq& epoch& payload;
+    if (version >= 1)
+      ar& kind& ref;
   }
 };
 
@@ -122,3 +132,6 @@ struct trace_layer {
 };
 
 } // namespace amber
+
+BOOST_CLASS_VERSION(amber::component_record, 1)
+BOOST_CLASS_VERSION(amber::in_flight_message, 1)

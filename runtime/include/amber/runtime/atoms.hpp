@@ -20,11 +20,17 @@ using state_atom = caf::atom_constant<caf::atom("a_state")>;
 using count_atom = caf::atom_constant<caf::atom("a_count")>;
 /// Component -> trace capture: a message that was in flight at the cut.
 using flight_atom = caf::atom_constant<caf::atom("a_flight")>;
+/// The node -> trace capture: a stamped message was lost with its receiver.
+using lost_atom = caf::atom_constant<caf::atom("a_lost")>;
 /// Coordinator -> captures: forget epoch e, it was aborted.
 using abort_atom = caf::atom_constant<caf::atom("a_abort")>;
 /// Coordinator -> itself: time for a periodic checkpoint.
 using tick_atom = caf::atom_constant<caf::atom("a_tick")>;
 using stop_atom = caf::atom_constant<caf::atom("a_stop")>;
+/// The clock -> a component: timer `id` is due.
+using timer_atom = caf::atom_constant<caf::atom("a_timer")>;
+/// A component -> itself: request `ref` failed before it was sent.
+using fail_atom = caf::atom_constant<caf::atom("a_fail")>;
 /// Restore -> a held component: start processing your mailbox.
 using release_atom = caf::atom_constant<caf::atom("a_release")>;
 

@@ -4,6 +4,7 @@
 // its current actor. Ids and names survive restores; actor handles do not.
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -18,6 +19,7 @@ struct component_ref {
   std::string type_name;
   package_ref package;
   std::string graph; ///< The graph that installed it; empty when spawned directly.
+  std::map<std::string, std::string> params; ///< What it was spawned with.
   caf::actor handle;
 
   explicit operator bool() const { return static_cast<bool>(handle); }

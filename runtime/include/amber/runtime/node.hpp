@@ -26,6 +26,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
 
 #include "amber/checkpoint/layers.hpp"
 #include "amber/checkpoint/node_config.hpp"
@@ -85,8 +86,21 @@ public:
   std::optional<digest> last_snapshot() const;
   void set_last_snapshot(const digest& id);
 
-  /// Waits until no component message is in flight and nothing was handled
-  /// for `settle`. @return false when that did not happen within `timeout`.
+  /// Where this node's head ref must be for its next checkpoint to move it
+  /// (compare-and-swap): where the node last put it, or where it was when
+  /// the node was restored or first checkpointed. Another live writer of
+  /// the same node moving it makes the next checkpoint fail with
+  /// `conflict`. Unset until a restore or a checkpointer sets it.
+  struct head_claim {
+    bool known = false;
+    std::optional<digest> head; ///< nullopt: the ref must not exist.
+  };
+  head_claim expected_head() const;
+  void set_expected_head(std::optional<digest> head);
+
+  /// Waits until every stamped message sent was processed (or lost with an
+  /// exited receiver) and nothing moved for `settle`.
+  /// @return false when that did not happen within `timeout`.
   /// It cannot see a message from outside the node that still waits in a
   /// mailbox: to wait for one, make it a request and wait for the answer.
   bool wait_quiet(std::chrono::milliseconds timeout,
@@ -94,6 +108,23 @@ public:
 
   /// Kills all components and waits for every actor of the system to finish.
   void stop();
+
+  /// Figures for logs and benchmarks.
+  struct stats_t {
+    size_t components = 0;
+    uint64_t sent = 0;          ///< Stamped messages sent between components.
+    uint64_t received = 0;      ///< Of those, processed.
+    uint64_t lost = 0;          ///< Of those, dropped with an exited receiver.
+    uint64_t handled = 0;       ///< Messages from outside processed.
+    uint64_t undeliverable = 0; ///< Sends refused: receiver unknown or gone.
+    uint64_t redelivered = 0;   ///< In-flight messages a restore re-delivered.
+    uint64_t cuts = 0;          ///< Component snapshots taken.
+    std::chrono::nanoseconds max_pause{0};           ///< Longest part of a cut.
+    std::chrono::nanoseconds max_pause_serialize{0}; ///< Of which serializing.
+    std::chrono::nanoseconds mean_pause{0};
+    std::chrono::nanoseconds mean_serialize{0};
+  };
+  stats_t stats() const;
 
   /// Makes `stop()` end `actor` too (a checkpointer's coordinator, a
   /// control endpoint): the node cannot finish while it lives.
@@ -104,17 +135,28 @@ public:
   /// @private Restore: respawns a recorded component with its decoded
   /// state, held (it processes nothing until sent `release_atom`).
   result<component_ref> respawn(const component_record& rec, std::shared_ptr<void> state,
-                                const std::map<std::string, std::string>& params);
+                                const std::map<std::string, std::string>& params,
+                                std::string runtime);
   /// @private Restore: records a graph and its wires without spawning.
   void adopt_graph(const graph_def& graph);
   /// @private Restore: ids continue after the snapshot's.
   void set_next_instance_id(uint32_t id);
 
 private:
-  result<component_ref> spawn_with_id(uint32_t id, const std::string& type_name,
-                                      const std::string& name, const std::string& graph,
-                                      std::map<std::string, std::string> params,
-                                      std::shared_ptr<void> state, bool held = false);
+  struct spawn_args {
+    uint32_t id = 0; ///< 0: take the next one.
+    std::string type_name;
+    std::string name;
+    std::string graph;
+    std::map<std::string, std::string> params;
+    std::shared_ptr<void> state;
+    std::string runtime;
+    bool held = false;
+    std::optional<uint64_t> parent_epoch; ///< Set when a component spawns it.
+  };
+  /// REQUIRES: the caller holds core().cut_mutex() shared.
+  result<entry_ptr> spawn_locked(spawn_args args);
+  result<entry_ptr> spawn_entry(spawn_args args);
 
   std::shared_ptr<const registry> types_;
   node_options opts_;
@@ -122,9 +164,9 @@ private:
   std::unique_ptr<caf::actor_system> system_;
   std::shared_ptr<node_core> core_;
   mutable std::mutex mutex_;
-  std::vector<graph_def> graphs_;     // guarded by mutex_
   uint32_t next_id_ = 1;              // guarded by mutex_
   std::optional<digest> last_snapshot_; // guarded by mutex_
+  head_claim expected_head_;            // guarded by mutex_
   bool stopped_ = false;                // guarded by mutex_
   std::vector<caf::actor> attached_;    // guarded by mutex_
 };

@@ -1,66 +1,144 @@
 #pragma once
 
 // The part of a node that its components share: the directory of components
-// and wires, where a running checkpoint collects its cut, and counters.
+// and wires, the epoch of the latest cut, where a running checkpoint
+// collects its cut, and the counts that keep cuts balanced when components
+// come and go.
 //
-// @private: used by component_base, node and the checkpoint actors; not an
-// API for component code.
-// Thread-safety: the directory and the cut wiring are guarded by a shared
-// mutex (many readers: components resolving names; rare writers: spawns,
-// exits, checkpointer changes). Counters are atomics.
+// @private: used by the component host, node and the checkpoint actors; not
+// an API for component code.
+//
+// Membership is runtime-owned and epoch-stamped. Every component has
+// `born_in`, the first cut that includes it:
+//  - spawned from outside the node's actors (node::spawn, install):
+//    current_epoch + 1, so it is never part of a cut that is already open;
+//  - spawned by a component whose epoch is e: e + 1. When a cut e + 1 is
+//    already open, the child *joins* it: it snapshots its initial state at
+//    birth, and its parent names it in its own cut report (a "joiner").
+// A component never sends a message stamped with an epoch older than
+// `born_in - 1` of its receiver: it cuts first (see component_host). So every
+// message sent before a cut goes to a component that is part of that cut.
+//
+// Thread-safety: the directory is guarded by a shared mutex (many readers:
+// components resolving names; rare writers: spawns, exits). `cut_mutex` is
+// taken shared by spawns, installs and exits, exclusively by the start of a
+// cut, so a cut sees each of them entirely or not at all.
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
-#include "amber/runtime/component_ref.hpp"
+#include <caf/actor.hpp>
+
+#include "amber/checkpoint/model.hpp"
+#include "amber/runtime/detail/stamped_element.hpp"
+#include "amber/storage/status.hpp"
 
 namespace amber {
 
-/// Node-wide counters. A node is quiet when `sent == delivered` and nothing
-/// moves between two readings.
-// Each hot counter has its own cache line: every message touches them from
-// every scheduler thread.
-struct message_counters {
-  alignas(64) std::atomic<uint64_t> sent{0};      ///< Envelopes sent between components.
-  alignas(64) std::atomic<uint64_t> delivered{0}; ///< Envelopes a component has processed.
-  alignas(64) std::atomic<uint64_t> handled{0};   ///< Messages from outside processed.
-  alignas(64) std::atomic<uint64_t> cuts{0};      ///< Component snapshots taken.
-  /// The longest a component spent in its part of a cut, and how much of
-  /// that was serializing its state (nanoseconds).
-  std::atomic<uint64_t> max_pause_ns{0};
-  std::atomic<uint64_t> max_pause_serialize_ns{0};
-  /// Sums over all cuts, for means.
-  std::atomic<uint64_t> total_pause_ns{0};
-  std::atomic<uint64_t> total_serialize_ns{0};
+/// What a component is, fixed at spawn.
+struct component_info {
+  uint32_t id = 0;
+  std::string name;
+  std::string type_name;
+  package_ref package;
+  std::string graph; ///< The graph that installed it; empty when spawned otherwise.
+  std::map<std::string, std::string> params;
 };
 
-/// Envelopes one component sent, by receiver id (cumulative).
+using component_info_ptr = std::shared_ptr<const component_info>;
+
+/// Running totals of one component, for `node::wait_quiet`. Only the
+/// component writes them (relaxed stores on its own cache line); anyone may
+/// read them.
+struct alignas(64) component_counters {
+  std::atomic<uint64_t> sent{0};     ///< Stamped messages sent to components.
+  std::atomic<uint64_t> received{0}; ///< Stamped messages processed.
+  std::atomic<uint64_t> handled{0};  ///< Messages from outside processed.
+};
+
+/// One component in the directory.
+struct directory_entry {
+  component_info_ptr info;
+  caf::actor handle;
+  uint64_t born_in = 0; ///< The first cut that includes this component.
+  /// Born while cut `born_in` was already open: it joins that cut with its
+  /// initial state, and its parent names it in its own report.
+  bool joiner = false;
+  std::atomic<bool> alive{true};
+  component_counters counters;
+};
+
+using entry_ptr = std::shared_ptr<directory_entry>;
+
+/// Stamped messages one component sent, by receiver id (cumulative).
 using sent_counts = std::vector<std::pair<uint32_t, uint64_t>>;
 
 /// Where the components of a node send their part of a cut.
 struct cut_sinks {
-  caf::actor cache; ///< Receives (state_atom, epoch, id, bytes, changed).
-  caf::actor trace; ///< Receives (count_atom, ...) and (flight_atom, ...).
+  caf::actor cache; ///< Receives cut reports and exit reports.
+  caf::actor trace; ///< Receives cut reports, exit reports and in-flight messages.
 };
+
+/// What a cut sees of the node at its start, taken in one critical section.
+struct cut_start {
+  uint64_t epoch = 0;
+  std::vector<entry_ptr> members; ///< Sorted by id.
+  std::vector<graph_def> graphs;  ///< Installed graphs, each entirely.
+  /// Messages to each receiver from components that exited before the cut.
+  std::unordered_map<uint32_t, uint64_t> retired_to;
+  /// Messages re-delivered to each receiver by a restore (sent by nobody).
+  std::unordered_map<uint32_t, uint64_t> injected;
+  uint64_t removal_seq = 0; ///< Exits with a higher number happened after.
+};
+
+/// How long components paused for their part of cuts.
+struct cut_pause_stats {
+  std::atomic<uint64_t> cuts{0}; ///< Component snapshots taken.
+  /// The longest a component spent in its part of a cut, and how much of
+  /// that was serializing its state (nanoseconds).
+  std::atomic<uint64_t> max_pause_ns{0};
+  std::atomic<uint64_t> max_pause_serialize_ns{0};
+  std::atomic<uint64_t> total_pause_ns{0}; ///< Sums over all cuts, for means.
+  std::atomic<uint64_t> total_serialize_ns{0};
+};
+
+/// Asks the node to spawn a component; set by the node.
+struct spawn_request {
+  std::string type_name;
+  std::string name;
+  std::map<std::string, std::string> params;
+  uint64_t parent_epoch = 0; ///< The spawning component's epoch.
+};
+using spawn_fn = std::function<result<entry_ptr>(spawn_request)>;
 
 class node_core {
 public:
+  // -- directory ---------------------------------------------------------------
+
   /// Registers a component. @return false (and changes nothing) when its
   /// id or name is taken.
-  bool add(const component_ref& ref);
-  void remove(uint32_t id);
+  bool add(const entry_ptr& e);
 
-  std::optional<component_ref> find(std::string_view name) const;
-  std::optional<component_ref> find(uint32_t id) const;
+  /// Takes an exited component out of the directory and keeps its send
+  /// counts, so that messages it sent still balance later cuts.
+  /// @return the exit's sequence number (see cut_start::removal_seq).
+  /// REQUIRES: the caller holds `cut_mutex()` shared.
+  uint64_t remove(uint32_t id, const sent_counts& sent);
+
+  entry_ptr find(std::string_view name) const;
+  entry_ptr find(uint32_t id) const;
   /// All components, sorted by id.
-  std::vector<component_ref> components() const;
+  std::vector<entry_ptr> entries() const;
+  size_t size() const;
+
+  // -- wiring ------------------------------------------------------------------
 
   /// Wires `from`'s output `port` to the component named `to`.
   void wire(const std::string& from, const std::string& port, const std::string& to);
@@ -68,6 +146,8 @@ public:
   std::vector<std::string> targets(const std::string& from, const std::string& port) const;
   /// Grows with every wire added, so components can cache `targets`.
   uint64_t wiring_version() const { return wiring_version_.load(std::memory_order_acquire); }
+
+  // -- cuts --------------------------------------------------------------------
 
   /// Sets where cuts go, and makes every component serialize its state at
   /// its next cut (a new sink knows none of their previous blobs).
@@ -80,37 +160,73 @@ public:
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   void bump_generation() { generation_.fetch_add(1, std::memory_order_acq_rel); }
 
-  /// The epoch of the latest cut begun; components spawned later start in it.
-  std::atomic<uint64_t> current_epoch{0};
+  /// The epoch of the latest cut begun.
+  uint64_t current_epoch() const { return current_epoch_.load(std::memory_order_acquire); }
 
-  /// A component that exited hands in its send counts here, so that the
-  /// messages it sent before it died still balance later cuts.
-  void retire(uint32_t id, sent_counts sent);
-  /// Send counts of components that exited, by sender id.
-  std::map<uint32_t, sent_counts> retired() const;
+  /// Opens the next epoch and lists what the cut needs, atomically with
+  /// respect to spawns, installs and exits.
+  cut_start begin_cut();
 
   /// Restore: envelopes re-delivered to `receiver` from the previous
   /// incarnation's trace, counted as sent by nobody.
   void add_injected(uint32_t receiver, uint64_t n);
-  std::unordered_map<uint32_t, uint64_t> injected() const;
 
-  /// Spawns hold it shared, the start of a cut exclusively: a component is
-  /// either in a cut's list, or born in the cut's epoch and not part of it.
+  /// Spawns, installs and exits hold it shared; `begin_cut` exclusively.
   std::shared_mutex& cut_mutex() { return cut_mutex_; }
 
-  message_counters counters;
+  /// Records an installed graph. REQUIRES: `cut_mutex()` held shared.
+  void add_graph(const graph_def& g);
+  std::vector<graph_def> graphs() const;
+  bool has_graph(const std::string& name) const;
+
+  // -- spawning from components -------------------------------------------------
+
+  void set_spawner(spawn_fn f) { spawner_ = std::move(f); }
+  /// REQUIRES: called by a component of a running node.
+  result<entry_ptr> spawn(spawn_request req) const;
+
+  // -- quiet detection ------------------------------------------------------------
+
+  /// Sums over live and exited components: sent, received, handled; plus
+  /// messages that reached no one (their receiver had exited).
+  struct totals {
+    uint64_t sent = 0;
+    uint64_t received = 0;
+    uint64_t handled = 0;
+    uint64_t lost = 0;
+    uint64_t injected = 0; ///< Re-delivered by a restore (included in sent).
+  };
+  totals sum_counters() const;
+
+  /// A stamped message was destroyed unprocessed: its receiver had exited.
+  /// Counted, and handed to a running cut's trace (in the cut's world the
+  /// receiver may still be alive and owed it).
+  void on_lost(const stamp& st, caf::message payload);
+  /// A send found its receiver unknown or gone (nothing was sent).
+  void count_undeliverable() { undeliverable_.fetch_add(1, std::memory_order_relaxed); }
+  uint64_t undeliverable() const { return undeliverable_.load(std::memory_order_relaxed); }
+
+  cut_pause_stats pauses;
 
 private:
   std::shared_mutex cut_mutex_;
   mutable std::shared_mutex mutex_;
-  std::unordered_map<uint32_t, component_ref> by_id_;    // guarded by mutex_
-  std::unordered_map<std::string, uint32_t> by_name_;    // guarded by mutex_
+  std::unordered_map<uint32_t, entry_ptr> by_id_;       // guarded by mutex_
+  std::unordered_map<std::string, uint32_t> by_name_;   // guarded by mutex_
   std::multimap<std::pair<std::string, std::string>, std::string> wires_; // guarded by mutex_
-  cut_sinks sinks_;                                       // guarded by mutex_
-  std::map<uint32_t, sent_counts> retired_;               // guarded by mutex_
-  std::unordered_map<uint32_t, uint64_t> injected_;       // guarded by mutex_
+  cut_sinks sinks_;                                     // guarded by mutex_
+  std::vector<graph_def> graphs_;                       // guarded by mutex_
+  std::unordered_map<uint32_t, uint64_t> retired_to_;   // guarded by mutex_
+  std::unordered_map<uint32_t, uint64_t> injected_;     // guarded by mutex_
+  uint64_t removals_ = 0;                               // guarded by mutex_
+  totals retired_totals_;                               // guarded by mutex_
+  uint64_t injected_total_ = 0;                         // guarded by mutex_
+  std::atomic<uint64_t> current_epoch_{0};
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> wiring_version_{1};
+  std::atomic<uint64_t> lost_{0};
+  std::atomic<uint64_t> undeliverable_{0};
+  spawn_fn spawner_;
 };
 
 } // namespace amber

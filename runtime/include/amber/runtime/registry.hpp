@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include <caf/actor_system.hpp>
+#include <type_traits>
 
 #include "amber/checkpoint/model.hpp"
 #include "amber/runtime/component.hpp"
@@ -27,8 +27,8 @@ struct component_type {
   package_ref package;
   /// Decodes state bytes (digest-checked) into a fresh State, type-erased.
   std::function<result<std::shared_ptr<void>>(std::string_view bytes)> decode_state;
-  /// Spawns an instance in `sys`.
-  std::function<caf::actor(caf::actor_system& sys, component_init init)> spawn;
+  /// Makes the component object a node's host actor runs.
+  std::function<std::unique_ptr<component_base>(const component_init& init)> make;
 };
 
 class registry {
@@ -45,8 +45,10 @@ public:
       AMBER_RETURN_IF_ERROR(decode(bytes, state.get(), std::string("state of ") + T::type_name));
       return std::shared_ptr<void>(std::move(state));
     };
-    t.spawn = [](caf::actor_system& sys, component_init init) {
-      return sys.spawn<T>(std::move(init));
+    static_assert(std::is_base_of_v<component_base, T>,
+                  "a component type derives from amber::component<State>");
+    t.make = [](const component_init& init) -> std::unique_ptr<component_base> {
+      return std::make_unique<T>(init);
     };
     return add(std::move(t));
   }

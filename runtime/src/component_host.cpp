@@ -1,0 +1,585 @@
+#include "component_host.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+
+#include "amber/runtime/atoms.hpp"
+#include "amber/runtime/message_codec.hpp"
+
+namespace amber {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+void raise_to(std::atomic<uint64_t>& target, uint64_t value) {
+  auto current = target.load(std::memory_order_relaxed);
+  while (value > current
+         && !target.compare_exchange_weak(current, value, std::memory_order_relaxed)) {
+  }
+}
+
+} // namespace
+
+component_host::component_host(caf::actor_config& cfg, component_init init,
+                               make_component_fn make)
+  : caf::event_based_actor(cfg),
+    core_(init.core),
+    entry_(init.entry),
+    restored_record_(std::move(init.runtime)),
+    held_(init.held),
+    epoch_(init.epoch) {
+  impl_ = make(init);
+  impl_->host_ = this;
+}
+
+component_host::~component_host() = default;
+
+const char* component_host::name() const {
+  return "amber.component";
+}
+
+void component_host::initialize() {
+  caf::event_based_actor::initialize();
+  set_down_handler([this](caf::down_msg& dm) { on_down(dm); });
+  // Unexpected messages are dropped (requests get an error), never printed.
+  set_default_handler(caf::drop);
+  if (held_) {
+    // Restore: run nothing of the component (not even make_behavior, whose
+    // sends could overtake re-delivered messages) until released; skipped
+    // messages stay in the mailbox, in order.
+    set_default_handler(caf::skip);
+    become(caf::behavior{[this](release_atom) {
+      held_ = false;
+      set_default_handler(caf::drop);
+      start_user_code();
+    }});
+    return;
+  }
+  start_user_code();
+}
+
+void component_host::start_user_code() {
+  started_ = true;
+  initial_behavior_ = impl_->make_behavior();
+  if (!restored_record_.empty())
+    restore_record();
+  if (!record_.mode.empty())
+    become(impl_->mode_behavior(record_.mode));
+  else
+    become(initial_behavior_);
+  apply_pending_mode();
+  // A child spawned into an open cut joins it with its initial state.
+  auto current = core_->current_epoch();
+  if (entry_->joiner && current > epoch_)
+    take_cut(current);
+}
+
+void component_host::restore_record() {
+  runtime_record rec;
+  if (!decode(restored_record_, &rec, "runtime record of " + entry_->info->name)) {
+    // Checked by restore before anything spawned; nothing to resume.
+    restored_record_.clear();
+    return;
+  }
+  restored_record_.clear();
+  record_.mode = rec.mode;
+  record_.next_ref = rec.next_ref;
+  auto now = clock_type::now();
+  for (auto& t : rec.timers) {
+    auto msg = decode_message(system(), t.payload);
+    if (!msg)
+      continue; // Checked by restore as well.
+    auto due = now + std::chrono::milliseconds(std::max<int64_t>(0, t.remaining_ms));
+    timers_[t.id] = {due, std::move(*msg)};
+    arm_timer(t.id, due);
+  }
+  for (auto& r : rec.requests) {
+    requests_[r.id] = {r.target, r.reply_key, r.error_key};
+    if (!core_->find(r.target))
+      fail_later(r.error_key, "component " + std::to_string(r.target)
+                                + " is not part of the restored node");
+  }
+  for (auto& w : rec.monitors)
+    watch(w.name);
+}
+
+// -- receiving ------------------------------------------------------------------
+
+caf::invoke_message_result component_host::consume(caf::mailbox_element& x) {
+  if (held_)
+    return caf::event_based_actor::consume(x);
+  if (detail::is_stamped(x)) {
+    on_stamped(static_cast<detail::stamped_element_base&>(x));
+    return caf::invoke_message_result::consumed;
+  }
+  if (on_control(x))
+    return caf::invoke_message_result::consumed;
+  // Input from outside the node (a client, a tool) may change the state.
+  touch();
+  entry_->counters.handled.store(++handled_, std::memory_order_relaxed);
+  auto result = caf::event_based_actor::consume(x);
+  apply_pending_mode();
+  return result;
+}
+
+bool component_host::on_control(caf::mailbox_element& x) {
+  auto& xs = x.content();
+  if (xs.size() == 1 && xs.match_elements<snapshot_atom>()) {
+    // A tool asks for the encoded state (tests compare live and restored).
+    if (x.sender && x.mid.is_request())
+      x.sender->enqueue(caf::make_mailbox_element(ctrl(), x.mid.response_id(), {},
+                                                  impl_->save_state()),
+                        context());
+    return true;
+  }
+  if (xs.size() < 2 || xs.size() > 3)
+    return false;
+  if (xs.size() == 2 && xs.match_elements<cut_atom, uint64_t>()) {
+    take_cut(xs.get_as<uint64_t>(1));
+    return true;
+  }
+  if (xs.size() == 2 && xs.match_elements<timer_atom, uint64_t>()) {
+    on_timer(xs.get_as<uint64_t>(1));
+    return true;
+  }
+  if (xs.size() == 3 && xs.match_elements<fail_atom, uint64_t, std::string>()) {
+    on_failure(xs.get_as<uint64_t>(1), xs.get_as<std::string>(2));
+    apply_pending_mode();
+    return true;
+  }
+  return false;
+}
+
+void component_host::on_stamped(detail::stamped_element_base& x) {
+  x.consumed = true;
+  auto& st = x.st;
+  if (st.epoch > epoch_) {
+    // The first message from after a cut we have not taken part in yet:
+    // snapshot first, so the state excludes everything after the cut.
+    take_cut(st.epoch);
+  } else if (st.epoch < epoch_) {
+    // Sent before our latest cut, received after it: it was in flight.
+    if (auto trace = core_->sinks().trace) {
+      auto rec = std::make_shared<flight_report>();
+      rec->epoch = epoch_;
+      rec->receiver = entry_->info->id;
+      rec->st = st;
+      rec->payload = x.copy_content_to_message();
+      send(trace, flight_atom::value, flight_report_ptr{std::move(rec)});
+    }
+  }
+  entry_->counters.received.store(++received_, std::memory_order_relaxed);
+  touch();
+  switch (st.kind) {
+    case stamp_kind::message:
+      dispatch(x.content());
+      break;
+    case stamp_kind::request:
+      answer(st, x.content());
+      break;
+    case stamp_kind::response:
+      on_response(st, x.content());
+      break;
+    case stamp_kind::failure: {
+      auto& xs = x.content();
+      on_failure(st.ref, xs.match_elements<std::string>() ? xs.get_as<std::string>(0)
+                                                           : std::string("request failed"));
+      break;
+    }
+  }
+  apply_pending_mode();
+}
+
+void component_host::dispatch(caf::type_erased_tuple& xs) {
+  if (!has_behavior())
+    return;
+  // No copy of the behavior: a become() inside the handler is deferred
+  // until it returns (apply_pending_mode), so this one stays alive.
+  bhvr_stack().back()(xs);
+}
+
+void component_host::answer(const stamp& st, caf::type_erased_tuple& xs) {
+  caf::optional<caf::message> res;
+  if (has_behavior())
+    res = bhvr_stack().back()(xs);
+  if (!res) {
+    reply(st.sender, stamp_kind::failure, st.ref,
+          caf::make_message("component '" + entry_->info->name
+                            + "' has no handler for the request"));
+    return;
+  }
+  if (res->match_elements<caf::error>()) {
+    reply(st.sender, stamp_kind::failure, st.ref,
+          caf::make_message("component '" + entry_->info->name + "' answered with an error: "
+                            + system().render(res->get_as<caf::error>(0))));
+    return;
+  }
+  reply(st.sender, stamp_kind::response, st.ref, std::move(*res));
+}
+
+void component_host::reply(uint32_t to, stamp_kind kind, uint64_t ref, caf::message msg) {
+  detail::send_ticket t;
+  if (!prepare_send(to, kind, ref, t))
+    return; // The requester is gone; prepare_send counted it.
+  detail::enqueue(t, caf::mailbox_element_ptr{new detail::stamped_message_element(
+                       std::move(t.self), t.st, t.core, std::move(msg))});
+}
+
+void component_host::on_response(const stamp& st, caf::type_erased_tuple& xs) {
+  auto i = requests_.find(st.ref);
+  if (i == requests_.end())
+    return; // Answered twice, or after a restore that failed it: nothing waits.
+  auto req = std::move(i->second);
+  requests_.erase(i);
+  auto error = detail::find_error(req.error_key);
+  auto f = detail::find_reply(req.reply_key);
+  if (!f) {
+    if (error)
+      error(*impl_, status(errc::unknown_type, "no continuation '" + req.reply_key
+                                                 + "' in this program"));
+    return;
+  }
+  if (!f(*impl_, xs) && error)
+    error(*impl_, status::invalid_argument("the response to request " + std::to_string(st.ref)
+                                           + " does not match " + req.reply_key));
+}
+
+void component_host::on_failure(uint64_t ref, const std::string& why) {
+  auto i = requests_.find(ref);
+  if (i == requests_.end())
+    return;
+  auto key = std::move(i->second.error_key);
+  requests_.erase(i);
+  if (auto g = detail::find_error(key))
+    g(*impl_, status(errc::not_found, why));
+}
+
+// -- sending --------------------------------------------------------------------
+
+send_result component_host::unknown_receiver() {
+  core_->count_undeliverable();
+  return {send_result::unknown};
+}
+
+std::optional<uint32_t> component_host::id_of(const std::string& name) {
+  auto i = names_.find(name);
+  if (i != names_.end() && i->second->alive.load(std::memory_order_acquire))
+    return i->second->info->id;
+  auto e = core_->find(name);
+  if (!e) {
+    if (i != names_.end())
+      names_.erase(i);
+    return std::nullopt;
+  }
+  auto id = e->info->id;
+  names_[name] = std::move(e);
+  return id;
+}
+
+const std::vector<uint32_t>& component_host::wired(const std::string& port) {
+  auto version = core_->wiring_version();
+  if (version != wiring_version_) {
+    ports_.clear();
+    wiring_version_ = version;
+  }
+  auto i = ports_.find(port);
+  if (i != ports_.end())
+    return i->second;
+  std::vector<uint32_t> ids;
+  for (auto& name : core_->targets(entry_->info->name, port))
+    if (auto id = id_of(name))
+      ids.push_back(*id);
+  return ports_.emplace(port, std::move(ids)).first->second;
+}
+
+send_result component_host::prepare_send(uint32_t to, stamp_kind kind, uint64_t ref,
+                                         detail::send_ticket& t) {
+  auto i = peers_.find(to);
+  if (i == peers_.end()) {
+    auto e = core_->find(to);
+    if (!e)
+      return unknown_receiver();
+    i = peers_.emplace(to, peer{std::move(e), 0}).first;
+  }
+  auto& p = i->second;
+  if (!p.entry->alive.load(std::memory_order_acquire)) {
+    // Keep the count: the receiver's exit already retired what it got.
+    core_->count_undeliverable();
+    return {send_result::gone};
+  }
+  // Never send a message stamped before a cut the receiver is not part of.
+  if (p.entry->born_in > epoch_ + 1)
+    catch_up();
+  ++p.sent;
+  entry_->counters.sent.store(++sent_, std::memory_order_relaxed);
+  t.receiver = caf::actor_cast<caf::abstract_actor*>(p.entry->handle);
+  t.self = ctrl();
+  t.context = context();
+  t.core = core_.get();
+  t.st = {epoch_, ++seq_, ref, entry_->info->id, to, kind};
+  return {send_result::sent};
+}
+
+send_result component_host::prepare_request(uint32_t to, const std::string& reply_key,
+                                            const std::string& error_key,
+                                            detail::send_ticket& t) {
+  auto ref = record_.next_ref++;
+  auto r = prepare_send(to, stamp_kind::request, ref, t);
+  if (!r) {
+    fail_later(error_key, "component " + std::to_string(to)
+                            + (r.code == send_result::gone ? " has exited" : " is unknown"));
+    return r;
+  }
+  requests_[ref] = {to, reply_key, error_key};
+  touch();
+  return r;
+}
+
+void component_host::fail_later(const std::string& error_key, std::string why) {
+  if (error_key.empty())
+    return;
+  // Through the mailbox, so the continuation never runs inside the handler
+  // that sent the request. Not stamped: it crosses no channel between
+  // components, so no cut counts it.
+  auto ref = record_.next_ref++;
+  requests_[ref] = {entry_->info->id, std::string(), error_key};
+  enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, fail_atom::value, ref,
+                                    std::move(why)),
+          context());
+}
+
+// -- timers ---------------------------------------------------------------------
+
+uint64_t component_host::start_timer(std::chrono::milliseconds delay, caf::message msg) {
+  auto id = record_.next_ref++;
+  auto due = clock_type::now() + delay;
+  timers_[id] = {due, std::move(msg)};
+  arm_timer(id, due);
+  touch();
+  return id;
+}
+
+void component_host::arm_timer(uint64_t id, clock_type::time_point due) {
+  system().clock().schedule_message(due, ctrl(),
+                                    caf::make_mailbox_element(nullptr, caf::make_message_id(),
+                                                              {}, timer_atom::value, id));
+}
+
+bool component_host::cancel_timer(uint64_t id) {
+  touch();
+  return timers_.erase(id) > 0;
+}
+
+void component_host::on_timer(uint64_t id) {
+  auto i = timers_.find(id);
+  if (i == timers_.end())
+    return; // Cancelled.
+  auto payload = std::move(i->second.payload);
+  timers_.erase(i);
+  touch();
+  if (has_behavior())
+    bhvr_stack().back()(payload);
+  apply_pending_mode();
+}
+
+// -- children, stopping, monitors, modes ------------------------------------------
+
+result<uint32_t> component_host::spawn_child(const std::string& type_name,
+                                             const std::string& name,
+                                             std::map<std::string, std::string> params) {
+  auto e = core_->spawn({type_name, name, std::move(params), epoch_});
+  if (!e)
+    return e.error();
+  touch();
+  if ((*e)->joiner)
+    joiners_.push_back((*e)->info);
+  return (*e)->info->id;
+}
+
+void component_host::stop_component() {
+  quit(caf::exit_reason::user_shutdown);
+}
+
+bool component_host::watch(const std::string& name) {
+  touch();
+  auto e = core_->find(name);
+  if (!e) {
+    // Gone already: tell the component as if it had just exited.
+    auto msg = caf::make_message(component_down{0, name});
+    if (has_behavior())
+      bhvr_stack().back()(msg);
+    return false;
+  }
+  auto addr = e->handle.address();
+  monitors_[e->info->id] = {name, addr};
+  monitor(e->handle);
+  return true;
+}
+
+void component_host::unwatch(uint32_t id) {
+  auto i = monitors_.find(id);
+  if (i == monitors_.end())
+    return;
+  demonitor(i->second.addr);
+  monitors_.erase(i);
+  touch();
+}
+
+void component_host::on_down(const caf::down_msg& dm) {
+  for (auto i = monitors_.begin(); i != monitors_.end(); ++i) {
+    if (i->second.addr != dm.source)
+      continue;
+    auto msg = caf::make_message(component_down{i->first, i->second.name});
+    monitors_.erase(i);
+    touch();
+    if (has_behavior())
+      bhvr_stack().back()(msg);
+    apply_pending_mode();
+    return;
+  }
+}
+
+void component_host::switch_mode(const std::string& mode) {
+  pending_mode_ = mode;
+  touch();
+}
+
+void component_host::apply_pending_mode() {
+  if (!pending_mode_)
+    return;
+  record_.mode = std::move(*pending_mode_);
+  pending_mode_.reset();
+  if (record_.mode.empty())
+    become(initial_behavior_);
+  else
+    become(impl_->mode_behavior(record_.mode));
+}
+
+// -- cuts -----------------------------------------------------------------------
+
+void component_host::catch_up() {
+  auto current = core_->current_epoch();
+  if (current > epoch_)
+    take_cut(current);
+}
+
+void component_host::take_cut(uint64_t epoch) {
+  if (epoch <= epoch_ || !started_)
+    return;
+  auto start = clock_type::now();
+  auto sinks = core_->sinks();
+  if (!sinks.cache) {
+    epoch_ = epoch;
+    joiners_.clear();
+    return; // No checkpointer: nothing collects this cut.
+  }
+  auto generation = core_->generation();
+  auto rep = std::make_shared<cut_report>();
+  rep->epoch = epoch;
+  rep->id = entry_->info->id;
+  rep->info = entry_->info;
+  rep->changed = dirty_ || generation != generation_;
+  if (rep->changed) {
+    rep->state = impl_->save_state();
+    rep->runtime = encode_record();
+    blob_epoch_ = epoch;
+  }
+  auto serialized = clock_type::now();
+  // Only now: a component that dies serializing (an exception) exits in
+  // its old epoch, and the cut drops it at once.
+  epoch_ = epoch;
+  dirty_ = false;
+  generation_ = generation;
+  rep->blob_epoch = blob_epoch_;
+  rep->sent = counts();
+  rep->received = received_;
+  rep->joiners = std::move(joiners_);
+  joiners_.clear();
+  cut_report_ptr ptr{std::move(rep)};
+  // Hashing and storing happen in the capture actors, not here.
+  send(sinks.cache, state_atom::value, ptr);
+  send(sinks.trace, count_atom::value, std::move(ptr));
+  auto done = clock_type::now();
+  auto& c = core_->pauses;
+  c.cuts.fetch_add(1, std::memory_order_relaxed);
+  using ns = std::chrono::nanoseconds;
+  auto pause = static_cast<uint64_t>(std::chrono::duration_cast<ns>(done - start).count());
+  auto serialize = static_cast<uint64_t>(
+    std::chrono::duration_cast<ns>(serialized - start).count());
+  c.total_pause_ns.fetch_add(pause, std::memory_order_relaxed);
+  c.total_serialize_ns.fetch_add(serialize, std::memory_order_relaxed);
+  if (pause > c.max_pause_ns.load(std::memory_order_relaxed)) {
+    raise_to(c.max_pause_ns, pause);
+    raise_to(c.max_pause_serialize_ns, serialize);
+  }
+}
+
+std::string component_host::encode_record() {
+  if (record_.mode.empty() && timers_.empty() && requests_.empty() && monitors_.empty())
+    return {};
+  runtime_record rec;
+  rec.mode = record_.mode;
+  rec.next_ref = record_.next_ref;
+  auto now = clock_type::now();
+  for (auto& [id, t] : timers_) {
+    auto bytes = encode_message(system(), t.payload);
+    // An unregistered payload type cannot be restored: keep the timer out
+    // rather than fail the component (the type check at spawn catches most).
+    if (!bytes)
+      continue;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(t.due - now).count();
+    rec.timers.push_back({id, left, std::move(*bytes)});
+  }
+  for (auto& [id, r] : requests_)
+    if (!r.reply_key.empty())
+      rec.requests.push_back({id, r.target, r.reply_key, r.error_key});
+  for (auto& [id, w] : monitors_)
+    rec.monitors.push_back({id, w.name});
+  return encode(rec);
+}
+
+sent_counts component_host::counts() const {
+  sent_counts out;
+  out.reserve(peers_.size());
+  for (auto& kv : peers_)
+    if (kv.second.sent > 0)
+      out.emplace_back(kv.first, kv.second.sent);
+  return out;
+}
+
+void component_host::on_exit() {
+  // Messages this component sent before it died are still counted by their
+  // receivers: hand our counts to the node so later cuts balance, and tell
+  // a running cut at once that we will not report.
+  auto sent = counts();
+  uint64_t seq;
+  {
+    std::shared_lock<std::shared_mutex> guard(core_->cut_mutex());
+    seq = core_->remove(entry_->info->id, sent);
+  }
+  auto sinks = core_->sinks();
+  if (sinks.cache) {
+    auto rep = std::make_shared<exit_report>();
+    rep->id = entry_->info->id;
+    rep->epoch = epoch_;
+    rep->removal_seq = seq;
+    rep->sent = std::move(sent);
+    rep->joiners = std::move(joiners_);
+    exit_report_ptr ptr{std::move(rep)};
+    caf::anon_send(sinks.cache, stop_atom::value, ptr);
+    caf::anon_send(sinks.trace, stop_atom::value, std::move(ptr));
+  }
+  // CAF does not destroy a class-based actor's members when it exits: drop
+  // our handles to other components now, or the cycles between them keep
+  // every actor and the node alive.
+  peers_.clear();
+  names_.clear();
+  ports_.clear();
+  monitors_.clear();
+  timers_.clear();
+  initial_behavior_ = caf::behavior{};
+  caf::event_based_actor::on_exit();
+}
+
+} // namespace amber
