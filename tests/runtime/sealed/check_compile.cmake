@@ -1,0 +1,22 @@
+# Compiles one snippet with -fsyntax-only and checks the outcome.
+# -D COMPILER=... -D SOURCE=... -D INCLUDES="a;b" -D EXPECT=pass|fail
+string(REPLACE "|" ";" include_list "${INCLUDES}")
+set(flags -std=c++17 -fsyntax-only)
+foreach(dir IN LISTS include_list)
+  if(dir)
+    list(APPEND flags "-I${dir}")
+  endif()
+endforeach()
+execute_process(COMMAND "${COMPILER}" ${flags} "${SOURCE}"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+get_filename_component(name "${SOURCE}" NAME)
+if(EXPECT STREQUAL "pass" AND NOT rc EQUAL 0)
+  message(FATAL_ERROR "${name} should compile but does not:\n${err}")
+elseif(EXPECT STREQUAL "fail" AND rc EQUAL 0)
+  message(FATAL_ERROR "${name} compiles, but the sealed component API must reject it")
+endif()
+if(EXPECT STREQUAL "pass")
+  message(STATUS "${name}: compiles, as it should")
+else()
+  message(STATUS "${name}: rejected, as it should")
+endif()
