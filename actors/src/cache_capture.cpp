@@ -1,4 +1,6 @@
+#include <cstring>
 #include <set>
+#include <unordered_set>
 
 #include "amber/checkpoint/serial.hpp"
 #include "amber/checkpoint/snapshot.hpp"
@@ -11,6 +13,14 @@ namespace amber {
 namespace {
 
 using state_type = cache_capture_state;
+
+struct digest_hash {
+  size_t operator()(const digest& d) const noexcept {
+    size_t h;
+    std::memcpy(&h, d.bytes.data(), sizeof(h)); // A digest's bytes are uniform already.
+    return h;
+  }
+};
 using self_ptr = caf::stateful_actor<state_type>*;
 
 struct member_state {
@@ -32,7 +42,8 @@ result<capture_result> build_cache(std::vector<member_state>& members) {
   capture_result out;
   cache_layer layer;
   layer.components.reserve(members.size());
-  std::set<digest> distinct;
+  std::unordered_set<digest, digest_hash> distinct;
+  distinct.reserve(members.size());
   std::set<std::pair<std::string, std::string>> types;
   uint64_t distinct_bytes = 0;
   size_t next = 0;
@@ -97,9 +108,9 @@ void try_finish(self_ptr self, uint64_t epoch) {
     m.info = info;
     m.changed = rep->changed;
     if (m.changed) {
-      // The report is shared with the trace capture: copy, do not move.
-      m.bytes = rep->state;
-      m.runtime = rep->runtime;
+      // The trace capture never reads these (see cut_report.hpp).
+      m.bytes = std::move(rep->state);
+      m.runtime = std::move(rep->runtime);
     } else {
       auto known = st.last.find(info->id);
       if (known == st.last.end() || known->second.epoch != rep->blob_epoch) {

@@ -33,8 +33,9 @@ std::vector<digest> hash_all(const std::vector<std::string_view>& blobs) {
   for (auto& b : blobs)
     total += b.size();
   size_t threads = std::max(1u, std::thread::hardware_concurrency());
-  // Below a few MiB a second thread costs more than it saves.
-  if (threads < 2 || total < (4u << 20) || blobs.size() < 2) {
+  // Below a few MiB (or a few thousand blobs) a second thread costs more
+  // than it saves.
+  if (threads < 2 || (total < (4u << 20) && blobs.size() < 4096) || blobs.size() < 2) {
     for (size_t i = 0; i < blobs.size(); ++i)
       out[i] = sha256(blobs[i]);
     return out;
@@ -42,9 +43,11 @@ std::vector<digest> hash_all(const std::vector<std::string_view>& blobs) {
   threads = std::min(threads, blobs.size());
   std::vector<std::thread> pool;
   std::atomic<size_t> next{0};
+  // Chunks of 64 keep the shared counter off the hot path for small blobs.
   auto work = [&] {
-    for (size_t i = next++; i < blobs.size(); i = next++)
-      out[i] = sha256(blobs[i]);
+    for (size_t i = next.fetch_add(64); i < blobs.size(); i = next.fetch_add(64))
+      for (size_t j = i; j < std::min(i + 64, blobs.size()); ++j)
+        out[j] = sha256(blobs[j]);
   };
   for (size_t t = 1; t < threads; ++t)
     pool.emplace_back(work);

@@ -1,6 +1,8 @@
 #include "amber/actors/restore.hpp"
 
+#include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <caf/send.hpp>
 
@@ -28,18 +30,14 @@ status check_runtime_record(const component_record& rec) {
   return decode(rec.runtime, &r, "the runtime record of component '" + rec.name + "'");
 }
 
-// Everything that can fail, checked before a single actor is spawned.
-status prepare(store& s, const loaded_snapshot& snap, const registry& types,
-               const restore_options& opts, std::vector<prepared_component>* out) {
-  AMBER_RETURN_IF_ERROR(check_config_matches(snap.world.config, opts.config));
-  for (auto& t : snap.model.types)
-    AMBER_RETURN_IF_ERROR(types.check(t.type_name, t.package));
-  std::unordered_map<std::string, const instance_def*> instances;
-  for (auto& g : snap.model.graphs)
-    for (auto& inst : g.instances)
-      instances.emplace(inst.name, &inst);
+// Reads, verifies and decodes the state of components [begin, end).
+status prepare_range(store& s, const std::vector<component_record>& records, size_t begin,
+                     size_t end, const registry& types,
+                     const std::unordered_map<std::string, const instance_def*>& instances,
+                     std::vector<prepared_component>& out) {
   std::string bytes;
-  for (auto& rec : snap.cache.components) {
+  for (size_t i = begin; i < end; ++i) {
+    auto& rec = records[i];
     std::string who = "component '" + rec.name + "'";
     AMBER_RETURN_IF_ERROR(types.check(rec.type_name, rec.package).with_context(who));
     status st = s.get_blob(rec.state, &bytes);
@@ -52,10 +50,58 @@ status prepare(store& s, const loaded_snapshot& snap, const registry& types,
     prepared_component p{&rec, std::move(*state), rec.params};
     // Snapshots from before parameters were recorded: take the graph's.
     if (p.params.empty())
-      if (auto i = instances.find(rec.name); i != instances.end())
-        p.params = i->second->params;
-    out->push_back(std::move(p));
+      if (auto k = instances.find(rec.name); k != instances.end())
+        p.params = k->second->params;
+    out[i] = std::move(p);
   }
+  return status::ok();
+}
+
+// Everything that can fail, checked before a single actor is spawned.
+status prepare(store& s, const loaded_snapshot& snap, const registry& types,
+               const restore_options& opts, std::vector<prepared_component>* out) {
+  AMBER_RETURN_IF_ERROR(check_config_matches(snap.world.config, opts.config));
+  for (auto& t : snap.model.types)
+    AMBER_RETURN_IF_ERROR(types.check(t.type_name, t.package));
+  std::unordered_map<std::string, const instance_def*> instances;
+  for (auto& g : snap.model.graphs)
+    for (auto& inst : g.instances)
+      instances.emplace(inst.name, &inst);
+  auto& records = snap.cache.components;
+  {
+    // Names and ids must be unique, or a respawn would fail half-way.
+    std::unordered_set<std::string_view> names;
+    std::unordered_set<uint32_t> ids;
+    names.reserve(records.size());
+    ids.reserve(records.size());
+    for (auto& rec : records)
+      if (!names.insert(rec.name).second || !ids.insert(rec.instance_id).second)
+        return status::corruption("the cache layer lists component '" + rec.name + "' (id "
+                                  + std::to_string(rec.instance_id) + ") twice");
+  }
+  out->resize(records.size());
+  // Reading, hashing and decoding states is independent per component: use
+  // the cores (the store and the decoders are safe from any thread).
+  size_t threads = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()),
+                                    records.size() / 2048 + 1);
+  std::vector<status> results(threads);
+  std::vector<std::thread> pool;
+  auto chunk = (records.size() + threads - 1) / threads;
+  for (size_t t = 0; t < threads; ++t) {
+    auto begin = std::min(records.size(), t * chunk);
+    auto end = std::min(records.size(), begin + chunk);
+    auto work = [&, t, begin, end] {
+      results[t] = prepare_range(s, records, begin, end, types, instances, *out);
+    };
+    if (t + 1 == threads)
+      work();
+    else
+      pool.emplace_back(work);
+  }
+  for (auto& th : pool)
+    th.join();
+  for (auto& r : results)
+    AMBER_RETURN_IF_ERROR(r);
   return status::ok();
 }
 
@@ -124,8 +170,8 @@ result<std::unique_ptr<node>> restore_node(store& s, std::string_view spec,
                     nullptr, st, &core, std::move(msg))},
                   nullptr);
   }
-  for (auto& c : n->components())
-    caf::anon_send(c.handle, release_atom::value);
+  for (auto& e : core.entries())
+    caf::anon_send(e->handle, release_atom::value);
   n->set_last_snapshot(*id);
   // The restored node claims the head where it is now (which may be past
   // the restored snapshot): a second restore of the same node racing this

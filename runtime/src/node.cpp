@@ -131,7 +131,12 @@ result<entry_ptr> node::spawn_locked(spawn_args args) {
   e->joiner = e->born_in <= current;
   component_init init{core_, e, std::move(args.state), std::move(args.runtime), args.held,
                       epoch};
-  e->handle = system_->spawn<component_host>(std::move(init), type->make);
+  // A held component does nothing until released: spawn it lazily, so it is
+  // scheduled once (at release), not twice.
+  if (args.held)
+    e->handle = system_->spawn<component_host, caf::lazy_init>(std::move(init), type->make);
+  else
+    e->handle = system_->spawn<component_host>(std::move(init), type->make);
   if (!core_->add(e)) {
     // Another spawn took the name (or id) meanwhile.
     caf::anon_send_exit(e->handle, caf::exit_reason::user_shutdown);

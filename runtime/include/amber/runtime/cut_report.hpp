@@ -3,7 +3,9 @@
 // @private What components hand the cache and trace captures of a cut.
 //
 // Sent as shared pointers inside one node (never serialized): one report
-// per component per cut, read by both captures.
+// per component per cut, to both captures. The cache capture takes the
+// report's `state` and `runtime` (moves them out: a large state is never
+// copied); the trace capture reads only the counts and the identity.
 
 #include <cstdint>
 #include <memory>
@@ -54,7 +56,7 @@ struct flight_report {
   caf::message payload;
 };
 
-using cut_report_ptr = std::shared_ptr<const cut_report>;
+using cut_report_ptr = std::shared_ptr<cut_report>;
 using exit_report_ptr = std::shared_ptr<const exit_report>;
 using flight_report_ptr = std::shared_ptr<const flight_report>;
 
