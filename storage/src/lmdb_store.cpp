@@ -7,6 +7,8 @@
 #include <set>
 #include <utility>
 
+#include "removal_check.hpp"
+
 namespace amber {
 
 namespace fs = std::filesystem;
@@ -427,6 +429,30 @@ result<std::vector<digest>> lmdb_store::list_blobs() {
 status lmdb_store::remove(const removal& what) {
   txn t;
   AMBER_RETURN_IF_ERROR(t.begin(impl_->env, false));
+  if (what.expected) {
+    // Inside the write transaction: no commit can land between this look
+    // and the deletes below.
+    std::vector<digest> manifests;
+    AMBER_RETURN_IF_ERROR(impl_->scan(t.get(), impl_->manifests,
+                                      [&](std::string_view key, const MDB_val&) {
+                                        auto d = digest::from_raw(key);
+                                        if (!d)
+                                          return d.error().with_context("a manifest key");
+                                        manifests.push_back(*d);
+                                        return status::ok();
+                                      }));
+    std::vector<std::pair<std::string, digest>> refs;
+    AMBER_RETURN_IF_ERROR(
+      impl_->scan(t.get(), impl_->refs, [&](std::string_view key, const MDB_val& v) {
+        auto d = digest::from_raw(from_val(v));
+        if (!d)
+          return d.error().with_context("ref " + std::string(key));
+        refs.emplace_back(std::string(key), *d);
+        return status::ok();
+      }));
+    AMBER_RETURN_IF_ERROR(
+      detail::check_removal_guard(*what.expected, std::move(manifests), std::move(refs)));
+  }
   auto del = [&](MDB_dbi dbi, std::string_view key) {
     MDB_val k = to_val(key);
     int rc = mdb_del(t.get(), dbi, &k, nullptr);

@@ -1,5 +1,7 @@
 #include "amber/storage/memory_store.hpp"
 
+#include "removal_check.hpp"
+
 namespace amber {
 
 namespace {
@@ -119,6 +121,13 @@ result<std::vector<digest>> memory_store::list_blobs() {
 
 status memory_store::remove(const removal& what) {
   std::lock_guard<std::mutex> guard(mutex_);
+  if (what.expected) {
+    std::vector<digest> manifests;
+    for (auto& kv : manifests_)
+      manifests.push_back(kv.first);
+    AMBER_RETURN_IF_ERROR(detail::check_removal_guard(
+      *what.expected, std::move(manifests), {refs_.begin(), refs_.end()}));
+  }
   for (auto& r : what.refs)
     refs_.erase(r);
   for (auto& m : what.manifests)

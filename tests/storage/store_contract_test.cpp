@@ -617,6 +617,84 @@ STORE_TEST("remove skips an empty ref name and still removes the rest") {
   CHECK(f.store().get_ref("main").error().code() == errc::not_found);
 }
 
+// What `f.store()` holds now, as a removal guard.
+amber::removal_guard guard_of(amber::store& s) {
+  amber::removal_guard g;
+  auto manifests = s.list_manifests();
+  REQUIRE(manifests.ok());
+  g.manifests = *manifests;
+  auto refs = s.list_refs();
+  REQUIRE(refs.ok());
+  g.refs = *refs;
+  return g;
+}
+
+STORE_TEST("a guarded remove deletes when the store is as it was planned against") {
+  F f;
+  digest blob = put_one(f.store(), "garbage");
+  digest old = commit(f.store(), "old");
+  commit(f.store(), "head", "main");
+  removal what;
+  what.blobs = {blob};
+  what.manifests = {old};
+  what.expected = guard_of(f.store());
+  // Order does not matter.
+  std::reverse(what.expected->manifests.begin(), what.expected->manifests.end());
+  status st = f.store().remove(what);
+  REQUIRE_MESSAGE(st.ok(), st.to_string());
+  CHECK(f.store().has_blob(blob).code() == errc::not_found);
+  CHECK(f.store().get_manifest(old, nullptr).code() == errc::not_found);
+}
+
+STORE_TEST("a guarded remove refuses, deleting nothing, once the store changed") {
+  F f;
+  digest blob = put_one(f.store(), "planned garbage");
+  digest old = commit(f.store(), "old", "tags/old");
+  digest head = commit(f.store(), "head", "main");
+  const auto planned = guard_of(f.store());
+  auto attempt = [&] {
+    removal what;
+    what.blobs = {blob};
+    what.manifests = {old};
+    what.refs = {"tags/old"};
+    what.expected = planned;
+    status st = f.store().remove(what);
+    CHECK(st.code() == errc::conflict);
+    CHECK(contains(st.message(), "nothing was removed"));
+    CHECK(f.store().has_blob(blob).ok());
+    CHECK(f.store().get_manifest(old, nullptr).ok());
+    CHECK(*f.store().get_ref("tags/old") == old);
+    return st.message();
+  };
+  SUBCASE("a snapshot was committed") {
+    digest added = commit(f.store(), "reuses the garbage", "", {blob});
+    CHECK(contains(attempt(), added.to_hex()));
+  }
+  SUBCASE("the same manifest was committed again, moving a ref") {
+    REQUIRE(f.store().set_ref("main", old).ok());
+    auto message = attempt();
+    CHECK(contains(message, "main"));
+    CHECK(contains(message, old.to_hex()));
+  }
+  SUBCASE("a ref was created") {
+    REQUIRE(f.store().set_ref("tags/new", old).ok());
+    CHECK(contains(attempt(), "tags/new"));
+  }
+  SUBCASE("a ref was deleted") {
+    removal drop;
+    drop.refs = {"main"};
+    REQUIRE(f.store().remove(drop).ok());
+    CHECK(contains(attempt(), "main"));
+  }
+  SUBCASE("a snapshot was removed") {
+    removal drop;
+    drop.manifests = {head};
+    drop.refs = {"main"};
+    REQUIRE(f.store().remove(drop).ok());
+    CHECK(contains(attempt(), head.to_hex()));
+  }
+}
+
 STORE_TEST("a removed blob can be stored again and counts as written") {
   F f;
   digest id = put_one(f.store(), "again");

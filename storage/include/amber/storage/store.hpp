@@ -49,11 +49,22 @@ struct snapshot_commit {
   bool check_expected_head = true; ///< False: move the ref unconditionally.
 };
 
+/// The manifests and refs a removal was planned against.
+struct removal_guard {
+  std::vector<digest> manifests;                    ///< Every manifest id; any order.
+  std::vector<std::pair<std::string, digest>> refs; ///< Every ref and its target; any order.
+};
+
 /// What a `remove` call should delete, in one transaction.
 struct removal {
   std::vector<digest> manifests;
   std::vector<digest> blobs;
   std::vector<std::string> refs;
+  /// When set, `remove` deletes only if the store's manifests and refs are,
+  /// inside its own transaction, exactly these. A planner (gc) that decided
+  /// which blobs nothing needs thereby knows that no snapshot committed, and
+  /// no ref moved, since it looked: deciding and deleting are atomic.
+  std::optional<removal_guard> expected;
 };
 
 /// Object counts and sizes.
@@ -111,6 +122,9 @@ public:
   virtual result<std::vector<digest>> list_blobs() = 0;
 
   /// Deletes the named objects in one transaction; absent ones are skipped.
+  /// @return ok; conflict, naming a manifest or ref that differs, when
+  ///         `what.expected` is set and the store no longer holds exactly
+  ///         those manifests and refs (nothing is deleted); io_error.
   virtual status remove(const removal& what) = 0;
 
   virtual result<store_stats> stats() = 0;
