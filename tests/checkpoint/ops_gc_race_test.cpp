@@ -48,9 +48,7 @@ public:
   }
   status has_blob(const digest& id) override { return inner_->has_blob(id); }
   result<uint64_t> blob_size(const digest& id) override { return inner_->blob_size(id); }
-  result<digest> commit_snapshot(const snapshot_commit& c) override {
-    return inner_->commit_snapshot(c);
-  }
+  result<commit_stats> commit(const snapshot_commit& c) override { return inner_->commit(c); }
   status get_manifest(const digest& id, std::string* out) override {
     return inner_->get_manifest(id, out);
   }

@@ -4,7 +4,8 @@
 //
 // A `digest` names a blob or a manifest by the SHA-256 of its bytes and prints
 // as 64 lowercase hex digits. Hashing uses OpenSSL's EVP interface (SHA-NI
-// where the CPU has it).
+// where the CPU has it); `sha256_all` spreads a large batch over threads, so
+// a checkpoint can hash its blobs before, and outside, its write transaction.
 //
 // Thread-safety: plain values and free functions; safe from any thread.
 
@@ -15,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "amber/storage/status.hpp"
 
@@ -81,6 +83,19 @@ private:
 
 /// The SHA-256 of `bytes`.
 digest sha256(std::string_view bytes);
+
+/// Above this many bytes in total, `sha256_all` hashes on several threads.
+constexpr uint64_t parallel_hash_threshold = uint64_t{4} << 20;
+
+/// The SHA-256 of each of `blobs`, in input order. When they total more than
+/// `parallel_hash_threshold` bytes, they are split into contiguous runs of
+/// about equal size, hashed on up to `max_threads` threads (0: as many as
+/// std::thread::hardware_concurrency(); the calling thread is one of them);
+/// otherwise, or when no thread can be started, on the calling thread. One
+/// blob is always hashed by one thread. The views must stay valid during the
+/// call only.
+std::vector<digest> sha256_all(const std::vector<std::string_view>& blobs,
+                               unsigned max_threads = 0);
 
 /// True when `text` has only hex digits and is 1 to 64 long: a possible short id.
 bool is_hex_prefix(std::string_view text);
