@@ -348,7 +348,7 @@ public:
       return status::not_found("blob " + id.to_hex() + " is not in " + file_.path());
     return i->second.length;
   }
-  result<digest> commit_snapshot(const snapshot_commit&) override { return read_only(); }
+  result<commit_stats> commit(const snapshot_commit&) override { return read_only(); }
   status get_manifest(const digest& id, std::string* out) override {
     if (id != file_.id())
       return status::not_found("snapshot " + id.to_hex() + " is not in " + file_.path());

@@ -13,8 +13,7 @@ namespace amber {
 namespace {
 
 struct plan {
-  std::vector<digest> manifests; // as listed when planning
-  removal remove;
+  removal remove; // Its `expected` holds the manifests and refs planned against.
   gc_report report;
 };
 
@@ -31,6 +30,8 @@ status make_plan(store& s, const gc_options& opts, const progress_fn& progress, 
   auto refs = s.list_refs();
   if (!refs)
     return refs.error();
+  removal_guard seen;
+  seen.refs = *refs;
   std::set<digest> retained;
   for (auto& r : *refs)
     retained.insert(r.second);
@@ -62,12 +63,12 @@ status make_plan(store& s, const gc_options& opts, const progress_fn& progress, 
     report(progress, "reading retained snapshots", ++done, retained.size());
   }
   for (auto& snap : hist->snapshots) {
-    out->manifests.push_back(snap.id);
+    seen.manifests.push_back(snap.id);
     if (retained.count(snap.id) == 0)
       out->remove.manifests.push_back(snap.id);
   }
-  std::sort(out->manifests.begin(), out->manifests.end());
   std::sort(out->remove.manifests.begin(), out->remove.manifests.end());
+  out->remove.expected = std::move(seen);
   std::string bytes;
   for (auto& id : out->remove.manifests) {
     AMBER_RETURN_IF_ERROR(s.get_manifest(id, &bytes));
@@ -102,22 +103,21 @@ status make_plan(store& s, const gc_options& opts, const progress_fn& progress, 
 result<gc_report> collect_garbage(store& s, const gc_options& opts, const progress_fn& progress) {
   if (opts.keep && *opts.keep == 0)
     return status::invalid_argument("--keep must be at least 1 (heads are always kept)");
-  constexpr int attempts = 5;
+  constexpr int attempts = 8;
   for (int attempt = 0; attempt < attempts; ++attempt) {
     plan p;
     AMBER_RETURN_IF_ERROR(make_plan(s, opts, progress, &p));
     p.report.dry_run = opts.dry_run;
     if (opts.dry_run)
       return p.report;
-    // A snapshot committed while we planned may reuse a blob we would remove.
-    auto now = s.list_manifests();
-    if (!now)
-      return now.error();
-    if (*now != p.manifests)
-      continue;
     if (p.remove.manifests.empty() && p.remove.blobs.empty())
       return p.report;
-    AMBER_RETURN_IF_ERROR(s.remove(p.remove));
+    // The store refuses (conflict, nothing removed) when a snapshot was
+    // committed or a ref moved since make_plan looked: plan again.
+    status st = s.remove(p.remove);
+    if (st.code() == errc::conflict)
+      continue;
+    AMBER_RETURN_IF_ERROR(st);
     return p.report;
   }
   return status(errc::busy, "snapshots kept arriving while gc planned; nothing was removed, "

@@ -109,18 +109,39 @@ result<digest> resolve_snapshot(store& s, std::string_view spec) {
   return matches.front();
 }
 
-result<layer_descriptor> write_layer(store& s, layer_kind kind, const std::string& index_bytes,
-                                     uint64_t extra_blobs, uint64_t extra_bytes) {
-  auto put = s.put_blobs({index_bytes});
-  if (!put)
-    return put.error().with_context(std::string("writing the ") + to_string(kind) + " layer");
+namespace {
+
+layer_descriptor describe_layer(layer_kind kind, const digest& index, uint64_t index_size,
+                                uint64_t extra_blobs, uint64_t extra_bytes) {
   layer_descriptor d;
   d.kind = kind;
   d.media_type = layer_media_type(kind);
-  d.index = put->ids.front();
+  d.index = index;
   d.blobs = 1 + extra_blobs;
-  d.bytes = index_bytes.size() + extra_bytes;
+  d.bytes = index_size + extra_bytes;
   return d;
+}
+
+} // namespace
+
+layer_blob make_layer_blob(layer_kind kind, std::string index_bytes, uint64_t extra_blobs,
+                           uint64_t extra_bytes) {
+  layer_blob out;
+  out.blob.id = sha256(index_bytes);
+  out.descriptor =
+    describe_layer(kind, out.blob.id, index_bytes.size(), extra_blobs, extra_bytes);
+  out.blob.bytes = std::move(index_bytes);
+  return out;
+}
+
+result<layer_descriptor> write_layer(store& s, layer_kind kind, const std::string& index_bytes,
+                                     uint64_t extra_blobs, uint64_t extra_bytes) {
+  // put_blobs hashes the bytes itself: going through make_layer_blob would
+  // hash them twice.
+  auto put = s.put_blobs({index_bytes});
+  if (!put)
+    return put.error().with_context(std::string("writing the ") + to_string(kind) + " layer");
+  return describe_layer(kind, put->ids.front(), index_bytes.size(), extra_blobs, extra_bytes);
 }
 
 } // namespace amber

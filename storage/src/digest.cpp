@@ -1,6 +1,8 @@
 #include "amber/storage/digest.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <thread>
 
 #include <openssl/evp.h>
 
@@ -66,6 +68,48 @@ digest sha256(std::string_view bytes) {
     return out;
   // The one-call form, should the cached context ever fail.
   EVP_Digest(bytes.data(), bytes.size(), out.bytes.data(), &len, EVP_sha256(), nullptr);
+  return out;
+}
+
+std::vector<digest> sha256_all(const std::vector<std::string_view>& blobs, unsigned max_threads) {
+  std::vector<digest> out(blobs.size());
+  uint64_t total = 0;
+  for (auto b : blobs)
+    total += b.size();
+  unsigned threads = max_threads != 0 ? max_threads : std::thread::hardware_concurrency();
+  threads = static_cast<unsigned>(std::min<uint64_t>({std::max(threads, 1u), blobs.size(),
+                                                      total / (parallel_hash_threshold / 4) + 1}));
+  auto hash_range = [&](size_t first, size_t last) {
+    for (size_t i = first; i < last; ++i)
+      out[i] = sha256(blobs[i]);
+  };
+  if (total <= parallel_hash_threshold || threads <= 1) {
+    hash_range(0, blobs.size());
+    return out;
+  }
+  // Cut the batch into `threads` contiguous runs of about total/threads bytes.
+  std::vector<size_t> cuts = {0};
+  uint64_t seen = 0;
+  for (size_t i = 0; i < blobs.size() && cuts.size() < threads; ++i) {
+    seen += blobs[i].size();
+    if (seen * threads >= total * cuts.size())
+      cuts.push_back(i + 1);
+  }
+  cuts.push_back(blobs.size());
+  std::vector<std::thread> pool;
+  pool.reserve(cuts.size()); // So that only starting a thread can throw below.
+  size_t run = 1;            // Run 0 is the calling thread's.
+  for (; run + 1 < cuts.size(); ++run) {
+    try {
+      pool.emplace_back(hash_range, cuts[run], cuts[run + 1]);
+    } catch (const std::exception&) {
+      break; // No more threads (system_error, bad_alloc): this thread hashes the rest.
+    }
+  }
+  hash_range(cuts[0], cuts[1]);
+  hash_range(cuts[run], cuts.back());
+  for (auto& t : pool)
+    t.join();
   return out;
 }
 

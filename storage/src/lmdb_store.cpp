@@ -7,6 +7,8 @@
 #include <set>
 #include <utility>
 
+#include "removal_check.hpp"
+
 namespace amber {
 
 namespace fs = std::filesystem;
@@ -274,10 +276,8 @@ std::string lmdb_store::describe() const {
 
 result<put_stats> lmdb_store::put_blobs(const std::vector<std::string_view>& blobs) {
   put_stats out;
-  out.ids.reserve(blobs.size());
   // Hash outside the write transaction: the writer lock is held only for puts.
-  for (auto b : blobs)
-    out.ids.push_back(sha256(b));
+  out.ids = sha256_all(blobs);
   txn t;
   AMBER_RETURN_IF_ERROR(t.begin(impl_->env, false));
   for (size_t i = 0; i < blobs.size(); ++i) {
@@ -314,19 +314,13 @@ result<uint64_t> lmdb_store::blob_size(const digest& id) {
   return uint64_t{v.mv_size};
 }
 
-result<digest> lmdb_store::commit_snapshot(const snapshot_commit& c) {
-  digest id = sha256(c.manifest);
+result<commit_stats> lmdb_store::commit(const snapshot_commit& c) {
+  commit_stats out;
+  out.id = sha256(c.manifest);
   txn t;
   AMBER_RETURN_IF_ERROR(t.begin(impl_->env, false));
-  for (auto& ref : c.references) {
-    MDB_val k = to_val(ref.raw());
-    MDB_val v;
-    int rc = mdb_get(t.get(), impl_->blobs, &k, &v);
-    if (rc == MDB_NOTFOUND)
-      return status::not_found("blob " + ref.to_hex() + " referenced by the manifest is missing");
-    if (rc != MDB_SUCCESS)
-      return from_mdb(rc, "cannot look up blob " + ref.to_hex());
-  }
+  // The head first: a conflict should cost no blob writes (they would be
+  // rolled back anyway).
   if (!c.ref.empty() && c.check_expected_head) {
     MDB_val k = to_val(c.ref);
     MDB_val v;
@@ -345,15 +339,37 @@ result<digest> lmdb_store::commit_snapshot(const snapshot_commit& c) {
                                       + (current ? current->to_hex() : std::string("nothing"))
                                       + " while this snapshot was taken");
   }
-  status st = impl_->put(t.get(), impl_->manifests, id.raw(), c.manifest, MDB_NOOVERWRITE,
-                         "cannot write manifest " + id.to_hex());
+  for (auto& b : c.blobs) {
+    status st = impl_->put(t.get(), impl_->blobs, b.id.raw(), b.bytes, MDB_NOOVERWRITE,
+                           "cannot write blob " + b.id.to_hex());
+    if (st.code() == errc::conflict) {
+      ++out.present; // Content addressing: the same bytes are stored already.
+      continue;
+    }
+    if (!st)
+      return st;
+    ++out.written;
+    out.bytes_written += b.bytes.size();
+  }
+  // Sees the blobs written above: they are part of this transaction.
+  for (auto& ref : c.references) {
+    MDB_val k = to_val(ref.raw());
+    MDB_val v;
+    int rc = mdb_get(t.get(), impl_->blobs, &k, &v);
+    if (rc == MDB_NOTFOUND)
+      return status::not_found("blob " + ref.to_hex() + " referenced by the manifest is missing");
+    if (rc != MDB_SUCCESS)
+      return from_mdb(rc, "cannot look up blob " + ref.to_hex());
+  }
+  status st = impl_->put(t.get(), impl_->manifests, out.id.raw(), c.manifest, MDB_NOOVERWRITE,
+                         "cannot write manifest " + out.id.to_hex());
   if (!st && st.code() != errc::conflict)
     return st;
   if (!c.ref.empty())
     AMBER_RETURN_IF_ERROR(
-      impl_->put(t.get(), impl_->refs, c.ref, id.raw(), 0, "cannot move ref " + c.ref));
+      impl_->put(t.get(), impl_->refs, c.ref, out.id.raw(), 0, "cannot move ref " + c.ref));
   AMBER_RETURN_IF_ERROR(t.commit());
-  return id;
+  return out;
 }
 
 status lmdb_store::get_manifest(const digest& id, std::string* out) {
@@ -427,6 +443,30 @@ result<std::vector<digest>> lmdb_store::list_blobs() {
 status lmdb_store::remove(const removal& what) {
   txn t;
   AMBER_RETURN_IF_ERROR(t.begin(impl_->env, false));
+  if (what.expected) {
+    // Inside the write transaction: no commit can land between this look
+    // and the deletes below.
+    std::vector<digest> manifests;
+    AMBER_RETURN_IF_ERROR(impl_->scan(t.get(), impl_->manifests,
+                                      [&](std::string_view key, const MDB_val&) {
+                                        auto d = digest::from_raw(key);
+                                        if (!d)
+                                          return d.error().with_context("a manifest key");
+                                        manifests.push_back(*d);
+                                        return status::ok();
+                                      }));
+    std::vector<std::pair<std::string, digest>> refs;
+    AMBER_RETURN_IF_ERROR(
+      impl_->scan(t.get(), impl_->refs, [&](std::string_view key, const MDB_val& v) {
+        auto d = digest::from_raw(from_val(v));
+        if (!d)
+          return d.error().with_context("ref " + std::string(key));
+        refs.emplace_back(std::string(key), *d);
+        return status::ok();
+      }));
+    AMBER_RETURN_IF_ERROR(
+      detail::check_removal_guard(*what.expected, std::move(manifests), std::move(refs)));
+  }
   auto del = [&](MDB_dbi dbi, std::string_view key) {
     MDB_val k = to_val(key);
     int rc = mdb_del(t.get(), dbi, &k, nullptr);
@@ -476,6 +516,13 @@ status lmdb_store::test_overwrite_manifest(const digest& id, std::string_view by
   AMBER_RETURN_IF_ERROR(
     impl_->put(t.get(), impl_->manifests, id.raw(), bytes, 0, "test write"));
   return t.commit();
+}
+
+uint64_t lmdb_store::test_last_txn_id() const {
+  MDB_envinfo info;
+  if (mdb_env_info(impl_->env, &info) != MDB_SUCCESS)
+    return 0;
+  return info.me_last_txnid;
 }
 
 } // namespace amber

@@ -1,5 +1,9 @@
 #include "amber/storage/memory_store.hpp"
 
+#include <set>
+
+#include "removal_check.hpp"
+
 namespace amber {
 
 namespace {
@@ -21,8 +25,7 @@ status read_verified(const std::map<digest, std::string>& table, const digest& i
 
 result<put_stats> memory_store::put_blobs(const std::vector<std::string_view>& blobs) {
   put_stats out;
-  for (auto b : blobs)
-    out.ids.push_back(sha256(b));
+  out.ids = sha256_all(blobs);
   std::lock_guard<std::mutex> guard(mutex_);
   for (size_t i = 0; i < blobs.size(); ++i) {
     if (blobs_.emplace(out.ids[i], std::string(blobs[i])).second) {
@@ -53,12 +56,10 @@ result<uint64_t> memory_store::blob_size(const digest& id) {
   return uint64_t{i->second.size()};
 }
 
-result<digest> memory_store::commit_snapshot(const snapshot_commit& c) {
-  digest id = sha256(c.manifest);
+result<commit_stats> memory_store::commit(const snapshot_commit& c) {
+  commit_stats out;
+  out.id = sha256(c.manifest);
   std::lock_guard<std::mutex> guard(mutex_);
-  for (auto& ref : c.references)
-    if (blobs_.count(ref) == 0)
-      return status::not_found("blob " + ref.to_hex() + " referenced by the manifest is missing");
   if (!c.ref.empty() && c.check_expected_head) {
     auto i = refs_.find(c.ref);
     std::optional<digest> current;
@@ -67,10 +68,25 @@ result<digest> memory_store::commit_snapshot(const snapshot_commit& c) {
     if (current != c.expected_head)
       return status(errc::conflict, "ref " + c.ref + " moved while this snapshot was taken");
   }
-  manifests_.emplace(id, c.manifest);
+  // Check everything before writing anything: on an error nothing changes.
+  std::set<digest> incoming;
+  for (auto& b : c.blobs)
+    incoming.insert(b.id);
+  for (auto& ref : c.references)
+    if (blobs_.count(ref) == 0 && incoming.count(ref) == 0)
+      return status::not_found("blob " + ref.to_hex() + " referenced by the manifest is missing");
+  for (auto& b : c.blobs) {
+    if (blobs_.emplace(b.id, b.bytes).second) {
+      ++out.written;
+      out.bytes_written += b.bytes.size();
+    } else {
+      ++out.present;
+    }
+  }
+  manifests_.emplace(out.id, c.manifest);
   if (!c.ref.empty())
-    refs_[c.ref] = id;
-  return id;
+    refs_[c.ref] = out.id;
+  return out;
 }
 
 status memory_store::get_manifest(const digest& id, std::string* out) {
@@ -119,6 +135,13 @@ result<std::vector<digest>> memory_store::list_blobs() {
 
 status memory_store::remove(const removal& what) {
   std::lock_guard<std::mutex> guard(mutex_);
+  if (what.expected) {
+    std::vector<digest> manifests;
+    for (auto& kv : manifests_)
+      manifests.push_back(kv.first);
+    AMBER_RETURN_IF_ERROR(detail::check_removal_guard(
+      *what.expected, std::move(manifests), {refs_.begin(), refs_.end()}));
+  }
   for (auto& r : what.refs)
     refs_.erase(r);
   for (auto& m : what.manifests)

@@ -34,7 +34,9 @@ struct built {
   cache_layer cache;
 };
 
-inline built make_snapshot(store& s, const spec& sp) {
+/// Writes and commits the snapshot `sp` describes, without asserting, so
+/// that threads other than the test's may call it.
+inline result<built> try_make_snapshot(store& s, const spec& sp) {
   built out;
   model_layer model;
   graph_def g;
@@ -47,7 +49,8 @@ inline built make_snapshot(store& s, const spec& sp) {
   for (auto& kv : sp.states)
     views.push_back(kv.second);
   auto put = s.put_blobs(views);
-  REQUIRE(put);
+  if (!put)
+    return put.error();
   uint32_t next = 1;
   uint64_t state_bytes = 0;
   size_t i = 0;
@@ -69,14 +72,17 @@ inline built make_snapshot(store& s, const spec& sp) {
   auto layer = [&](layer_kind k, const std::string& bytes, uint64_t extra_blobs = 0,
                    uint64_t extra_bytes = 0) {
     auto d = write_layer(s, k, bytes, extra_blobs, extra_bytes);
-    REQUIRE(d);
+    if (!d)
+      return d.error();
     m.layer(k) = *d;
+    return status::ok();
   };
-  layer(layer_kind::model, encode(model));
-  layer(layer_kind::cache, encode(out.cache), sp.states.size(), state_bytes);
-  layer(layer_kind::world, encode(world));
-  layer(layer_kind::effects, encode(effects_layer{}));
-  layer(layer_kind::trace, encode(trace_layer{}));
+  AMBER_RETURN_IF_ERROR(layer(layer_kind::model, encode(model)));
+  AMBER_RETURN_IF_ERROR(
+    layer(layer_kind::cache, encode(out.cache), sp.states.size(), state_bytes));
+  AMBER_RETURN_IF_ERROR(layer(layer_kind::world, encode(world)));
+  AMBER_RETURN_IF_ERROR(layer(layer_kind::effects, encode(effects_layer{})));
+  AMBER_RETURN_IF_ERROR(layer(layer_kind::trace, encode(trace_layer{})));
   snapshot_commit c;
   c.manifest = encode_manifest(m);
   for (auto& l : m.layers)
@@ -88,9 +94,16 @@ inline built make_snapshot(store& s, const spec& sp) {
     c.check_expected_head = false;
   }
   auto id = s.commit_snapshot(c);
-  REQUIRE(id);
+  if (!id)
+    return id.error();
   out.id = *id;
   return out;
+}
+
+inline built make_snapshot(store& s, const spec& sp) {
+  auto r = try_make_snapshot(s, sp);
+  REQUIRE_MESSAGE(r, r.error().to_string());
+  return std::move(*r);
 }
 
 /// A chain of `n` snapshots of node `node`, oldest first, each changing

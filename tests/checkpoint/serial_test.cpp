@@ -10,13 +10,17 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include <boost/archive/binary_iarchive.hpp>
+#include <boost/archive/binary_oarchive.hpp>
 #include <boost/serialization/map.hpp>
 #include <boost/serialization/string.hpp>
 #include <boost/serialization/vector.hpp>
 
+#include "amber/checkpoint/layers.hpp"
 #include "amber/checkpoint/model.hpp"
 #include "amber/checkpoint/node_config.hpp"
 
@@ -213,4 +217,101 @@ TEST_CASE("an optional's presence flag other than 0 or 1 is corruption") {
   CHECK(st.code() == errc::corruption);
   bytes[pos - 1] = '\xff';
   CHECK(decode(bytes, &out, "sample").code() == errc::corruption);
+}
+
+namespace {
+
+// What Boost's own binary_oarchive writes for `value`.
+template <class T>
+std::string boost_encode(const T& value) {
+  std::ostringstream os(std::ios::binary);
+  {
+    boost::archive::binary_oarchive ar(os);
+    ar << value;
+  }
+  return os.str();
+}
+
+// What Boost's own binary_iarchive reads from `bytes`.
+template <class T>
+T boost_decode(const std::string& bytes) {
+  std::istringstream is(bytes, std::ios::binary);
+  boost::archive::binary_iarchive ar(is);
+  T out;
+  ar >> out;
+  return out;
+}
+
+struct flag {
+  bool value = true;
+  uint32_t marker = 0xabcdef01;
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) {
+    ar& value& marker;
+  }
+};
+
+amber::cache_layer sample_cache() {
+  amber::cache_layer c;
+  for (uint32_t i = 1; i <= 3; ++i) {
+    amber::component_record r;
+    r.instance_id = i;
+    r.name = "component-" + std::to_string(i);
+    r.type_name = "t";
+    r.package = {"p", "1.0.0"};
+    r.state = amber::sha256(r.name);
+    r.state_size = i;
+    c.components.push_back(r);
+  }
+  return c;
+}
+
+} // namespace
+
+TEST_CASE("encode writes the bytes Boost's binary_oarchive writes, and each reads the other") {
+  CHECK(encode(full_sample()) == boost_encode(full_sample()));
+  check_same(boost_decode<sample>(encode(full_sample())), full_sample());
+  sample out;
+  REQUIRE(decode(boost_encode(full_sample()), &out, "sample").is_ok());
+  check_same(out, full_sample());
+
+  auto cache = sample_cache();
+  CHECK(encode(cache) == boost_encode(cache));
+  CHECK(encode(amber::model_layer{}) == boost_encode(amber::model_layer{}));
+  std::vector<char> bytes(100'000, 'x');
+  bytes[7] = '\0';
+  CHECK(encode(bytes) == boost_encode(bytes));
+  CHECK(boost_decode<std::vector<char>>(encode(bytes)) == bytes);
+  std::vector<uint64_t> numbers = {1, 2, UINT64_MAX};
+  CHECK(encode(numbers) == boost_encode(numbers));
+  amber::digest d = amber::sha256("x");
+  CHECK(encode(d) == boost_encode(d));
+  CHECK(boost_decode<amber::digest>(encode(d)) == d);
+}
+
+TEST_CASE("encode_into reuses the buffer's capacity") {
+  std::string buffer;
+  encode_into(full_sample(), &buffer);
+  auto first = buffer;
+  auto capacity = buffer.capacity();
+  const char* data = buffer.data();
+  for (int i = 0; i < 3; ++i) {
+    buffer.clear();
+    encode_into(full_sample(), &buffer);
+    CHECK(buffer == first);
+    CHECK(buffer.capacity() == capacity);
+    CHECK(buffer.data() == data);
+  }
+}
+
+TEST_CASE("a bool stored as anything but 0 or 1 is corruption") {
+  auto bytes = encode(flag{});
+  uint32_t marker = 0xabcdef01;
+  auto pos = find_bytes(bytes, std::string(reinterpret_cast<const char*>(&marker), sizeof(marker)));
+  REQUIRE(pos >= 1);
+  REQUIRE(bytes[pos - 1] == 1);
+  flag out;
+  REQUIRE(decode(bytes, &out, "flag").is_ok());
+  bytes[pos - 1] = 2;
+  CHECK(decode(bytes, &out, "flag").code() == errc::corruption);
 }

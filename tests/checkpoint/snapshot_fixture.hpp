@@ -2,7 +2,8 @@
 
 // Builds whole snapshots by hand, the way the coordinator does: five layers
 // through write_layer, component state through put_blobs, then one
-// commit_snapshot. Shared by snapshot_test.cpp and resolve_test.cpp.
+// commit_snapshot; or everything in one commit. Shared by snapshot_test.cpp
+// and resolve_test.cpp.
 
 #include <cstdint>
 #include <optional>
@@ -93,12 +94,17 @@ inline trace_layer sample_trace() {
   return t;
 }
 
+/// How build_snapshot writes: layer by layer as write_layer does, or every
+/// blob with the manifest in one commit (make_layer_blob, snapshot_commit::blobs).
+enum class write_mode { layer_by_layer, one_transaction };
+
 /// Writes and commits a snapshot of node `node_name` with the sample layers
 /// and `states` as component state; `created_at_ms` varies the manifest (and
 /// so the id). Moves head_ref(node_name) unconditionally.
 inline built_snapshot build_snapshot(store& s, const std::string& node_name,
                                      std::vector<std::string> states, int64_t created_at_ms = 1000,
-                                     std::vector<digest> parents = {}) {
+                                     std::vector<digest> parents = {},
+                                     write_mode mode = write_mode::layer_by_layer) {
   built_snapshot out;
   out.states = std::move(states);
   out.model = sample_model();
@@ -106,9 +112,18 @@ inline built_snapshot build_snapshot(store& s, const std::string& node_name,
   out.effects = sample_effects();
   out.trace = sample_trace();
 
+  snapshot_commit commit;
   std::vector<std::string_view> views(out.states.begin(), out.states.end());
-  auto put = s.put_blobs(views);
-  REQUIRE(put);
+  std::vector<digest> state_ids;
+  if (mode == write_mode::layer_by_layer) {
+    auto put = s.put_blobs(views);
+    REQUIRE(put);
+    state_ids = put->ids;
+  } else {
+    commit.blobs = make_blob_puts(out.states);
+    for (auto& b : commit.blobs)
+      state_ids.push_back(b.id);
+  }
   std::vector<digest> distinct;
   uint64_t state_bytes = 0;
   for (size_t i = 0; i < out.states.size(); ++i) {
@@ -118,7 +133,7 @@ inline built_snapshot build_snapshot(store& s, const std::string& node_name,
     c.type_name = i % 2 == 0 ? "source" : "sink";
     c.package = {"core", "1.2.0"};
     c.graph = "pipeline";
-    c.state = put->ids[i];
+    c.state = state_ids[i];
     c.state_size = out.states[i].size();
     out.cache.components.push_back(c);
     bool seen = false;
@@ -132,15 +147,21 @@ inline built_snapshot build_snapshot(store& s, const std::string& node_name,
 
   std::vector<std::string> indexes = {encode(out.model), encode(out.cache), encode(out.world),
                                       encode(out.effects), encode(out.trace)};
-  snapshot_commit commit;
   for (size_t i = 0; i < layer_count; ++i) {
     auto kind = static_cast<layer_kind>(i);
     bool is_cache = kind == layer_kind::cache;
-    auto d = write_layer(s, kind, indexes[i], is_cache ? distinct.size() : 0,
-                         is_cache ? state_bytes : 0);
-    REQUIRE(d);
-    out.meta.layers[i] = *d;
-    commit.references.push_back(d->index);
+    uint64_t extra_blobs = is_cache ? distinct.size() : 0;
+    uint64_t extra_bytes = is_cache ? state_bytes : 0;
+    if (mode == write_mode::layer_by_layer) {
+      auto d = write_layer(s, kind, indexes[i], extra_blobs, extra_bytes);
+      REQUIRE(d);
+      out.meta.layers[i] = *d;
+    } else {
+      auto l = make_layer_blob(kind, indexes[i], extra_blobs, extra_bytes);
+      out.meta.layers[i] = l.descriptor;
+      commit.blobs.push_back(std::move(l.blob));
+    }
+    commit.references.push_back(out.meta.layers[i].index);
   }
   commit.references.insert(commit.references.end(), distinct.begin(), distinct.end());
   out.meta.node.name = node_name;
@@ -187,9 +208,7 @@ public:
   }
   status has_blob(const digest& id) override { return inner_.has_blob(id); }
   result<uint64_t> blob_size(const digest& id) override { return inner_.blob_size(id); }
-  result<digest> commit_snapshot(const snapshot_commit& c) override {
-    return inner_.commit_snapshot(c);
-  }
+  result<commit_stats> commit(const snapshot_commit& c) override { return inner_.commit(c); }
   status get_manifest(const digest& id, std::string* out) override {
     return inner_.get_manifest(id, out);
   }

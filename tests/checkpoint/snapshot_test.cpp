@@ -118,6 +118,72 @@ TEST_CASE("writing the same layer twice stores one blob") {
   CHECK(stats->blobs == 1);
 }
 
+TEST_CASE("make_layer_blob describes a layer as write_layer does, and writes nothing") {
+  memory_store s;
+  auto bytes = encode(amber::test::sample_trace());
+  auto made = amber::make_layer_blob(layer_kind::trace, bytes, 2, 70);
+  CHECK(made.blob.id == sha256(bytes));
+  CHECK(made.blob.bytes == bytes);
+  CHECK(s.stats()->blobs == 0);
+  auto written = write_layer(s, layer_kind::trace, bytes, 2, 70);
+  REQUIRE(written);
+  CHECK(made.descriptor.kind == written->kind);
+  CHECK(made.descriptor.media_type == written->media_type);
+  CHECK(made.descriptor.index == written->index);
+  CHECK(made.descriptor.blobs == 3);
+  CHECK(made.descriptor.bytes == bytes.size() + 70);
+  CHECK(made.descriptor.blobs == written->blobs);
+  CHECK(made.descriptor.bytes == written->bytes);
+}
+
+TEST_CASE("a snapshot committed in one transaction loads back with equal content") {
+  using amber::test::write_mode;
+  memory_store s;
+  auto one = build_snapshot(s, "n", sample_states, 1000, {}, write_mode::one_transaction);
+  auto loaded = load_snapshot(s, one.id);
+  REQUIRE(loaded);
+  check_same(one, *loaded);
+  // Both ways of writing make the same snapshot.
+  memory_store other;
+  auto layered = build_snapshot(other, "n", sample_states, 1000, {}, write_mode::layer_by_layer);
+  CHECK(layered.id == one.id);
+  CHECK(s.stats()->blobs == other.stats()->blobs);
+}
+
+TEST_CASE("a checkpoint's blobs, manifest and head move take one lmdb write transaction") {
+  using amber::test::write_mode;
+  test::temp_dir dir("amber-checkpoint-test");
+  amber::lmdb_options opts;
+  opts.create_if_missing = true;
+  opts.map_size = uint64_t{1} << 26;
+  opts.no_sync = true;
+  auto s = amber::lmdb_store::open(dir.str(), opts);
+  REQUIRE(s);
+  auto before = (*s)->test_last_txn_id();
+  auto first = build_snapshot(**s, "n", sample_states, 1000, {}, write_mode::one_transaction);
+  CHECK((*s)->test_last_txn_id() == before + 1);
+  // The same again with one state changed: one transaction, and only the
+  // changed state and the layer indexes that differ are written.
+  auto states = sample_states;
+  states[1] = "changed";
+  before = (*s)->test_last_txn_id();
+  auto second =
+    build_snapshot(**s, "n", states, 2000, {first.id}, write_mode::one_transaction);
+  CHECK((*s)->test_last_txn_id() == before + 1);
+  auto loaded = load_snapshot(**s, second.id);
+  REQUIRE(loaded);
+  check_same(second, *loaded);
+  // Into an empty store, the layer-by-layer way takes seven: the states,
+  // five layers, the commit. (LMDB counts only transactions that changed
+  // something.)
+  test::temp_dir other_dir("amber-checkpoint-test");
+  auto other = amber::lmdb_store::open(other_dir.str(), opts);
+  REQUIRE(other);
+  before = (*other)->test_last_txn_id();
+  build_snapshot(**other, "n", sample_states, 1000, {}, write_mode::layer_by_layer);
+  CHECK((*other)->test_last_txn_id() == before + 7);
+}
+
 TEST_CASE("a snapshot built by hand loads back with equal content") {
   memory_store s;
   auto built = build_snapshot(s, "n", sample_states);

@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 using amber::digest;
 using amber::errc;
@@ -177,4 +178,27 @@ TEST_CASE("is_hex_prefix rejects empty, too long and non-hex text") {
   CHECK_FALSE(is_hex_prefix("ab cd"));
   CHECK_FALSE(is_hex_prefix("nodes/bank/head"));
   CHECK_FALSE(is_hex_prefix(std::string("ab\0", 3)));
+}
+
+TEST_CASE("sha256_all hashes each blob in input order, on one thread or several") {
+  // Small: the calling thread; large (> 4 MiB, uneven sizes): several threads.
+  std::vector<std::string> small = {"a", "", "bc", "a"};
+  std::vector<std::string> large;
+  for (int i = 0; i < 40; ++i)
+    large.push_back(std::string(static_cast<size_t>(i % 7) * 50'000 + static_cast<size_t>(i),
+                                static_cast<char>('a' + i % 26)));
+  large.push_back(std::string(3 << 20, 'z')); // One blob bigger than a share.
+  large.push_back("");
+  for (auto* blobs : {&small, &large}) {
+    std::vector<std::string_view> views(blobs->begin(), blobs->end());
+    for (unsigned threads : {0u, 1u, 2u, 3u, 64u}) {
+      CAPTURE(blobs->size());
+      CAPTURE(threads);
+      auto ids = amber::sha256_all(views, threads);
+      REQUIRE(ids.size() == blobs->size());
+      for (size_t i = 0; i < ids.size(); ++i)
+        REQUIRE(ids[i] == sha256((*blobs)[i]));
+    }
+  }
+  CHECK(amber::sha256_all({}).empty());
 }

@@ -450,6 +450,103 @@ STORE_TEST("a commit that does not check the head moves the ref unconditionally"
   CHECK(*f.store().get_ref("main") == sha256("c"));
 }
 
+std::vector<amber::blob_put> puts_of(std::vector<std::string> blobs) {
+  return amber::make_blob_puts(std::move(blobs));
+}
+
+STORE_TEST("a commit writes its new blobs with the manifest, and references may name them") {
+  F f;
+  digest old = put_one(f.store(), "stored before");
+  auto before = stats_of(f.store());
+  snapshot_commit c;
+  c.manifest = "with blobs";
+  c.blobs = puts_of({"state one", "index", "stored before"});
+  c.references = {c.blobs[0].id, c.blobs[1].id, old};
+  c.ref = "nodes/n/head";
+  c.expected_head = std::nullopt;
+  auto r = f.store().commit(c);
+  REQUIRE_MESSAGE(r.ok(), r.error().to_string());
+  CHECK(r->id == sha256("with blobs"));
+  CHECK(r->written == 2);
+  CHECK(r->bytes_written == std::string("state one").size() + std::string("index").size());
+  CHECK(r->present == 1);
+  CHECK(read_blob(f.store(), c.blobs[0].id) == "state one");
+  CHECK(read_blob(f.store(), c.blobs[1].id) == "index");
+  CHECK(*f.store().get_ref("nodes/n/head") == r->id);
+  auto after = stats_of(f.store());
+  CHECK(after.blobs == before.blobs + 2);
+  CHECK(after.manifests == before.manifests + 1);
+  // commit_snapshot is the same operation, answering the id only.
+  snapshot_commit next = c;
+  next.manifest = "with blobs, again";
+  next.expected_head = r->id;
+  auto id = f.store().commit_snapshot(next);
+  REQUIRE_MESSAGE(id.ok(), id.error().to_string());
+  CHECK(*id == sha256("with blobs, again"));
+  CHECK(stats_of(f.store()).blobs == after.blobs);
+}
+
+STORE_TEST("blobs a commit finds present are skipped, not rewritten") {
+  F f;
+  digest id = put_one(f.store(), "unchanged state");
+  // Tamper with the stored copy: a rewrite would repair it, a skip leaves it.
+  f.overwrite_blob(id, "tampered");
+  snapshot_commit c;
+  c.manifest = "m";
+  c.blobs = puts_of({"unchanged state", "new state", "new state"});
+  c.references = {id};
+  auto r = f.store().commit(c);
+  REQUIRE_MESSAGE(r.ok(), r.error().to_string());
+  CHECK(r->written == 1);
+  CHECK(r->bytes_written == std::string("new state").size());
+  CHECK(r->present == 2); // Stored before, and the second copy of "new state".
+  CHECK(f.store().get_blob(id, nullptr).code() == errc::corruption);
+  CHECK(stats_of(f.store()).blobs == 2);
+}
+
+STORE_TEST("a commit that fails writes none of its blobs") {
+  F f;
+  digest head = commit(f.store(), "head", "main");
+  auto before = stats_of(f.store());
+  auto attempt = [&](snapshot_commit c, errc expected) {
+    c.manifest = "refused";
+    c.blobs = puts_of({"new a", "new b"});
+    auto r = f.store().commit(c);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code() == expected);
+    auto after = stats_of(f.store());
+    CHECK(after.blobs == before.blobs);
+    CHECK(after.manifests == before.manifests);
+    CHECK(f.store().has_blob(sha256("new a")).code() == errc::not_found);
+    CHECK(f.store().has_blob(sha256("new b")).code() == errc::not_found);
+    CHECK(*f.store().get_ref("main") == head);
+  };
+  SUBCASE("the head moved") {
+    snapshot_commit c;
+    c.ref = "main";
+    c.expected_head = sha256("not the head");
+    c.references = {sha256("new a")};
+    attempt(c, errc::conflict);
+  }
+  SUBCASE("a reference is neither stored nor among the blobs") {
+    snapshot_commit c;
+    c.ref = "main";
+    c.expected_head = head;
+    c.references = {sha256("new a"), sha256("nowhere")};
+    attempt(c, errc::not_found);
+  }
+}
+
+STORE_TEST("make_blob_puts hashes each blob and keeps the input order") {
+  auto puts = amber::make_blob_puts({"b", "a", "", "b"});
+  REQUIRE(puts.size() == 4);
+  CHECK(puts[0].id == sha256("b"));
+  CHECK(puts[0].bytes == "b");
+  CHECK(puts[1].id == sha256("a"));
+  CHECK(puts[2].id == sha256(""));
+  CHECK(puts[3].id == puts[0].id);
+}
+
 STORE_TEST("a missing manifest is not_found and a missing ref is not_found") {
   F f;
   commit(f.store(), "exists", "exists");
@@ -615,6 +712,84 @@ STORE_TEST("remove skips an empty ref name and still removes the rest") {
   REQUIRE_MESSAGE(st.ok(), st.to_string());
   CHECK(f.store().has_blob(id).code() == errc::not_found);
   CHECK(f.store().get_ref("main").error().code() == errc::not_found);
+}
+
+// What `f.store()` holds now, as a removal guard.
+amber::removal_guard guard_of(amber::store& s) {
+  amber::removal_guard g;
+  auto manifests = s.list_manifests();
+  REQUIRE(manifests.ok());
+  g.manifests = *manifests;
+  auto refs = s.list_refs();
+  REQUIRE(refs.ok());
+  g.refs = *refs;
+  return g;
+}
+
+STORE_TEST("a guarded remove deletes when the store is as it was planned against") {
+  F f;
+  digest blob = put_one(f.store(), "garbage");
+  digest old = commit(f.store(), "old");
+  commit(f.store(), "head", "main");
+  removal what;
+  what.blobs = {blob};
+  what.manifests = {old};
+  what.expected = guard_of(f.store());
+  // Order does not matter.
+  std::reverse(what.expected->manifests.begin(), what.expected->manifests.end());
+  status st = f.store().remove(what);
+  REQUIRE_MESSAGE(st.ok(), st.to_string());
+  CHECK(f.store().has_blob(blob).code() == errc::not_found);
+  CHECK(f.store().get_manifest(old, nullptr).code() == errc::not_found);
+}
+
+STORE_TEST("a guarded remove refuses, deleting nothing, once the store changed") {
+  F f;
+  digest blob = put_one(f.store(), "planned garbage");
+  digest old = commit(f.store(), "old", "tags/old");
+  digest head = commit(f.store(), "head", "main");
+  const auto planned = guard_of(f.store());
+  auto attempt = [&] {
+    removal what;
+    what.blobs = {blob};
+    what.manifests = {old};
+    what.refs = {"tags/old"};
+    what.expected = planned;
+    status st = f.store().remove(what);
+    CHECK(st.code() == errc::conflict);
+    CHECK(contains(st.message(), "nothing was removed"));
+    CHECK(f.store().has_blob(blob).ok());
+    CHECK(f.store().get_manifest(old, nullptr).ok());
+    CHECK(*f.store().get_ref("tags/old") == old);
+    return st.message();
+  };
+  SUBCASE("a snapshot was committed") {
+    digest added = commit(f.store(), "reuses the garbage", "", {blob});
+    CHECK(contains(attempt(), added.to_hex()));
+  }
+  SUBCASE("the same manifest was committed again, moving a ref") {
+    REQUIRE(f.store().set_ref("main", old).ok());
+    auto message = attempt();
+    CHECK(contains(message, "main"));
+    CHECK(contains(message, old.to_hex()));
+  }
+  SUBCASE("a ref was created") {
+    REQUIRE(f.store().set_ref("tags/new", old).ok());
+    CHECK(contains(attempt(), "tags/new"));
+  }
+  SUBCASE("a ref was deleted") {
+    removal drop;
+    drop.refs = {"main"};
+    REQUIRE(f.store().remove(drop).ok());
+    CHECK(contains(attempt(), "main"));
+  }
+  SUBCASE("a snapshot was removed") {
+    removal drop;
+    drop.manifests = {head};
+    drop.refs = {"main"};
+    REQUIRE(f.store().remove(drop).ok());
+    CHECK(contains(attempt(), head.to_hex()));
+  }
 }
 
 STORE_TEST("a removed blob can be stored again and counts as written") {

@@ -11,13 +11,23 @@
 // Safety: the blobs a retained snapshot reaches are those `load_snapshot`
 // reports, so gc refuses (removing nothing) when any snapshot of the store
 // cannot be read: it could not know what a damaged snapshot still needs.
-// Everything is removed in one store transaction. Just before it, gc lists
-// the snapshots again and plans anew when one was committed meanwhile, so a
-// checkpoint that reuses a blob gc meant to remove keeps it. A checkpoint
-// whose commit lands between that last look and the removal can still lose
-// a blob it reuses; its commit then fails (the store checks references at
-// commit), it never produces a broken snapshot. Run gc while no node writes
-// to the store to rule even that out.
+//
+// Concurrency: gc may run while nodes checkpoint into the same store. It
+// plans against the manifests and refs it listed, and removes everything in
+// one store transaction that first checks, inside that transaction, that the
+// store still holds exactly those manifests and refs (`removal::expected`).
+// If a snapshot was committed, or a ref moved, since gc looked, nothing is
+// removed and gc plans again (up to 8 times, then `busy`). So deciding and
+// deleting are atomic, and a ref never points at a snapshot with a missing
+// blob:
+//   - a checkpoint that commits before gc's removal makes gc plan again and
+//     keep every blob the new snapshot reaches;
+//   - one that commits after it finds a removed blob missing (the store
+//     checks references inside the commit transaction) and fails with
+//     not_found, committing nothing; blobs it writes in that same
+//     transaction (`snapshot_commit::blobs`) are never missing, only blobs it
+//     reuses without writing them.
+// tests/checkpoint/ops_gc_race_test.cpp races the two on an lmdb_store.
 
 #include <cstdint>
 #include <optional>

@@ -3,15 +3,25 @@
 // The content of the cache, world, effects and trace layers. Each layer is
 // stored as one index blob (these structs, Boost-encoded); the cache layer
 // also references one state blob per component.
+//
+// Evolving a record: add the field at the END of the struct (aggregate
+// initializations elsewhere list the old fields in order), give it a default
+// member initializer (`{}` for class types, so an initialization that stops
+// before it compiles without -Wmissing-field-initializers), bump the struct's
+// BOOST_CLASS_VERSION at the bottom of this file, and read the field only
+// `if (version >= N)`, resetting it otherwise: snapshots written before keep
+// decoding (tests/checkpoint/layers_test.cpp holds bytes of old versions).
 
 #include <cstdint>
+#include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <boost/serialization/map.hpp>
 #include <boost/serialization/string.hpp>
-#include <boost/serialization/version.hpp>
 #include <boost/serialization/vector.hpp>
+#include <boost/serialization/version.hpp>
 
 #include "amber/checkpoint/model.hpp"
 #include "amber/checkpoint/node_config.hpp"
@@ -20,6 +30,7 @@
 namespace amber {
 
 /// One component instance and where its state lives.
+/// Version 1 added `params` and `runtime`.
 struct component_record {
   uint32_t instance_id = 0; ///< Per-node id, stable across restores.
   std::string name;
@@ -28,14 +39,24 @@ struct component_record {
   std::string graph; ///< The graph that installed it; empty when spawned directly.
   digest state;      ///< Blob with the component's Boost-encoded state.
   uint64_t state_size = 0;
-  std::map<std::string, std::string> params; ///< What it was spawned with.
-  std::string runtime; ///< The runtime's record (mode, timers, requests, monitors).
+  /// The parameters it was spawned with, so a restore can spawn it again the
+  /// same way (a graph's instances also keep theirs in the model layer; a
+  /// component spawned directly has only these). Empty in version 0.
+  std::map<std::string, std::string> params{};
+  /// Opaque bytes the runtime keeps per component (behaviour mode, pending
+  /// timers, requests and monitors); empty for most components and in
+  /// version 0. The checkpoint library never looks inside.
+  std::string runtime{};
 
   template <class Archive>
   void serialize(Archive& ar, unsigned version) {
     ar& instance_id& name& type_name& package& graph& state& state_size;
-    if (version >= 1)
+    if (version >= 1) {
       ar& params& runtime;
+    } else if constexpr (Archive::is_loading::value) {
+      params.clear();
+      runtime.clear();
+    }
   }
 };
 
@@ -99,21 +120,37 @@ struct effects_layer {
 };
 
 /// A message that was in flight at the cut: sent before it, received after.
+/// Version 1 added `kind` and `ref`.
 struct in_flight_message {
+  /// What the payload is, so a restore re-delivers a request as a request
+  /// (its response goes back to the sender) and a response to the request
+  /// it answers.
+  enum kind_t : uint8_t { message = 0, request = 1, response = 2, failure = 3 };
+
   std::string sender_node; ///< Empty for a sender on the same node.
   uint32_t sender = 0;     ///< Sender's instance id.
   uint32_t receiver = 0;   ///< Receiver's instance id.
   uint64_t seq = 0;        ///< Per (sender, receiver) order.
   uint64_t epoch = 0;      ///< The sender's epoch when it sent the message.
   std::string payload;     ///< The caf::message, through CAF's binary serializer.
-  uint8_t kind = 0;        ///< 0 message, 1 request, 2 response, 3 failure.
-  uint64_t ref = 0;        ///< The request id, for kinds 1 to 3.
+  uint8_t kind = message;  ///< A kind_t; message in version 0.
+  uint64_t ref = 0;        ///< The request id, for a request, response or failure; else 0.
 
   template <class Archive>
   void serialize(Archive& ar, unsigned version) {
     ar& sender_node& sender& receiver& seq& epoch& payload;
-    if (version >= 1)
+    if (version >= 1) {
       ar& kind& ref;
+      // Read as uint8_t and checked here, so no later code sees a kind
+      // that is none of kind_t's (a decode turns this into corruption).
+      if constexpr (Archive::is_loading::value)
+        if (kind > failure)
+          throw std::runtime_error("in-flight message kind is " + std::to_string(kind)
+                                   + ", not 0, 1 or 2");
+    } else if constexpr (Archive::is_loading::value) {
+      kind = message;
+      ref = 0;
+    }
   }
 };
 

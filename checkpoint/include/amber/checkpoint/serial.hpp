@@ -2,15 +2,22 @@
 
 // Boost.Serialization to and from byte strings.
 //
-// `encode` writes a binary archive straight into a std::string (no
-// ostringstream: that is ~15x slower, see shared/NOTES.md). `decode` turns
-// every exception Boost throws on bad input into a corruption status, and
-// refuses bytes that do not start with a binary archive's header before Boost
-// reads them (Boost reads that header as a length-prefixed string, so any
-// other bytes would first be taken for an allocation size).
+// `encode_into` appends Boost's binary archive format to a caller's
+// std::string; `decode` reads it back. Both use amber's own archives
+// (string_archive.hpp), which write and read exactly the bytes of
+// boost::archive::binary_oarchive/binary_iarchive without their per-call
+// std::locale and without a stream: reusing one buffer across calls (clear,
+// then `encode_into`) costs no allocation once it is large enough.
+//
+// `decode` turns every exception on bad input into a corruption status, and
+// refuses bytes that do not start with a binary archive's header before the
+// archive reads them (the header is a length-prefixed string, so any other
+// bytes would first be taken for a length).
 // REQUIRES: bytes handed to `decode` come from a digest-checked read: past the
-// header Boost trusts length prefixes, and a corrupt one can make it allocate
-// gigabytes.
+// header Boost trusts the element counts of collections, and a corrupt one can
+// make it allocate gigabytes (string lengths are checked against the bytes).
+//
+// Thread-safety: free functions on the caller's values; safe from any thread.
 
 #include <cstdint>
 #include <cstring>
@@ -19,31 +26,27 @@
 #include <string>
 #include <string_view>
 
-#include <boost/archive/binary_iarchive.hpp>
-#include <boost/archive/binary_oarchive.hpp>
-#include <boost/iostreams/device/array.hpp>
-#include <boost/iostreams/device/back_inserter.hpp>
-#include <boost/iostreams/stream.hpp>
+#include <boost/archive/basic_archive.hpp>
 
+#include "amber/checkpoint/string_archive.hpp"
 #include "amber/storage/status.hpp"
 
 namespace amber {
 
-/// Serializes `value` with Boost.Serialization's binary archive, appending to `*out`.
+/// Serializes `value` with Boost.Serialization's binary archive, appending to
+/// `*out` and reusing its capacity. On an exception (bad_alloc, or one a
+/// `serialize` throws) `*out` may hold a partial encoding past its old size.
 template <class T>
 void encode_into(const T& value, std::string* out) {
-  boost::iostreams::back_insert_device<std::string> sink(*out);
-  boost::iostreams::stream<boost::iostreams::back_insert_device<std::string>> os(sink);
-  {
-    boost::archive::binary_oarchive ar(os);
-    ar << value;
-  }
-  os.flush();
+  detail::string_oarchive ar(*out);
+  ar << value;
 }
 
+/// The encoding of `value` in a fresh string.
 template <class T>
 std::string encode(const T& value) {
   std::string out;
+  out.reserve(128); // The archive header alone is ~40 bytes.
   encode_into(value, &out);
   return out;
 }
@@ -72,11 +75,9 @@ status decode(std::string_view bytes, T* value, const std::string& what) {
   if (!detail::has_archive_header(bytes))
     return status::corruption(what + " does not decode: not a Boost binary archive");
   try {
-    boost::iostreams::array_source source(bytes.data(), bytes.size());
-    boost::iostreams::stream<boost::iostreams::array_source> is(source);
-    boost::archive::binary_iarchive ar(is);
+    detail::view_iarchive ar(bytes);
     ar >> *value;
-    if (is.peek() != std::char_traits<char>::eof())
+    if (!ar.at_end())
       return status::corruption(what + " has trailing bytes after its content");
     return status::ok();
   } catch (const std::exception& e) {

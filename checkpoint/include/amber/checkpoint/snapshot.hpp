@@ -3,7 +3,10 @@
 // Reading and writing whole snapshots through a `store`, without CAF.
 //
 // Writing: each capture turns its layer into an index blob with
-// `write_layer`; the coordinator then commits the manifest. Reading:
+// `make_layer_blob` (pure: nothing is written), and the coordinator commits
+// every new blob with the manifest in one store transaction
+// (`snapshot_commit::blobs`). `write_layer` stores an index blob at once, for
+// callers that commit separately. Reading:
 // `load_snapshot` verifies the manifest and every layer index against their
 // digests before decoding, and checks that every state blob exists.
 
@@ -50,8 +53,23 @@ result<loaded_snapshot> load_snapshot(store& s, const digest& id);
 ///         prefix matches several snapshots (naming them).
 result<digest> resolve_snapshot(store& s, std::string_view spec);
 
+/// A layer's index blob and the descriptor that names it, not yet stored.
+struct layer_blob {
+  layer_descriptor descriptor;
+  blob_put blob; ///< For snapshot_commit::blobs.
+};
+
+/// Hashes `index_bytes` (the calling thread does the work) and describes
+/// them as the index blob of a layer that also references `extra_blobs`
+/// other blobs of `extra_bytes` in total. Writes nothing.
+layer_blob make_layer_blob(layer_kind kind, std::string index_bytes, uint64_t extra_blobs = 0,
+                           uint64_t extra_bytes = 0);
+
 /// Stores `index_bytes` as the index blob of a layer that also references
-/// `extra` blobs (already stored) of `extra_bytes` in total.
+/// `extra_blobs` blobs (already stored) of `extra_bytes` in total, in a
+/// `put_blobs` transaction of its own.
+/// @return the descriptor `make_layer_blob` gives for the same arguments;
+///         the store's error, in the context of the layer.
 result<layer_descriptor> write_layer(store& s, layer_kind kind, const std::string& index_bytes,
                                      uint64_t extra_blobs = 0, uint64_t extra_bytes = 0);
 

@@ -46,7 +46,7 @@ public:
   status get_blob(const digest& id, std::string* out) override;
   status has_blob(const digest& id) override;
   result<uint64_t> blob_size(const digest& id) override;
-  result<digest> commit_snapshot(const snapshot_commit& c) override;
+  result<commit_stats> commit(const snapshot_commit& c) override;
   status get_manifest(const digest& id, std::string* out) override;
   result<digest> get_ref(std::string_view name) override;
   status set_ref(std::string_view name, const digest& id) override;
@@ -64,6 +64,9 @@ public:
   status test_overwrite_blob(const digest& id, std::string_view bytes);
   /// Test hook: overwrites a manifest's bytes without hashing them.
   status test_overwrite_manifest(const digest& id, std::string_view bytes);
+  /// Test hook: the id of the last committed write transaction, to count
+  /// the durable commits an operation takes.
+  uint64_t test_last_txn_id() const;
 
   struct impl;
 

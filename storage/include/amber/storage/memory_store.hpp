@@ -19,7 +19,7 @@ public:
   status get_blob(const digest& id, std::string* out) override;
   status has_blob(const digest& id) override;
   result<uint64_t> blob_size(const digest& id) override;
-  result<digest> commit_snapshot(const snapshot_commit& c) override;
+  result<commit_stats> commit(const snapshot_commit& c) override;
   status get_manifest(const digest& id, std::string* out) override;
   result<digest> get_ref(std::string_view name) override;
   status set_ref(std::string_view name, const digest& id) override;

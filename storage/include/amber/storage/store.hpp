@@ -12,9 +12,11 @@
 // Every read of a blob or manifest recomputes its digest before handing the
 // bytes out, so corrupt bytes never reach a deserializer.
 //
-// Atomicity: `commit_snapshot` writes a manifest and moves a ref in one
-// transaction. Blobs are written before (orphans are harmless and collected
-// by gc); a crash at any instant leaves the previous head valid.
+// Atomicity: `commit` writes a snapshot's new blobs and its manifest and
+// moves a ref, all in one transaction (one durable LMDB commit per
+// checkpoint); a crash at any instant leaves the previous head valid. Blobs
+// may also be written before, with `put_blobs` (orphans are harmless and
+// collected by gc).
 //
 // Thread-safety: every method may be called from any thread concurrently.
 // Each call runs in its own transaction, opened and closed inside the call.
@@ -38,15 +40,45 @@ struct put_stats {
   uint64_t bytes_written = 0;
 };
 
+/// A blob to write, hashed by the caller (e.g. with `sha256_all`, off the
+/// thread that writes). REQUIRES: id == sha256(bytes); the store does not
+/// hash again, and a wrong id shows up as corruption when the blob is read.
+struct blob_put {
+  digest id;
+  std::string bytes;
+};
+
+/// Hashes `blobs` with `sha256_all` and moves each into a blob_put, in order.
+std::vector<blob_put> make_blob_puts(std::vector<std::string> blobs);
+
 /// One snapshot to make visible.
 struct snapshot_commit {
   std::string manifest;           ///< Encoded manifest bytes.
-  std::vector<digest> references; ///< Blobs the manifest needs; all must exist.
+  /// Blobs the manifest needs; each must exist once `blobs` are written.
+  std::vector<digest> references;
   std::string ref;                ///< Ref to move to the new manifest; empty: none.
   /// The value `ref` must have now for the move to happen (compare-and-swap);
   /// nullopt means "must not exist yet". Ignored when `ref` is empty.
   std::optional<digest> expected_head;
   bool check_expected_head = true; ///< False: move the ref unconditionally.
+  /// Blobs to write in the commit's transaction. One already present is
+  /// skipped, not rewritten, so unchanged state is never written twice. On
+  /// any error none of them is written.
+  std::vector<blob_put> blobs;
+};
+
+/// What `commit` did.
+struct commit_stats {
+  digest id;                  ///< The snapshot id: the manifest's sha256.
+  uint64_t written = 0;       ///< Blobs of `snapshot_commit::blobs` that were new.
+  uint64_t bytes_written = 0; ///< Their bytes.
+  uint64_t present = 0;       ///< Blobs skipped: stored already (or twice in `blobs`).
+};
+
+/// The manifests and refs a removal was planned against.
+struct removal_guard {
+  std::vector<digest> manifests;                    ///< Every manifest id; any order.
+  std::vector<std::pair<std::string, digest>> refs; ///< Every ref and its target; any order.
 };
 
 /// What a `remove` call should delete, in one transaction.
@@ -54,6 +86,11 @@ struct removal {
   std::vector<digest> manifests;
   std::vector<digest> blobs;
   std::vector<std::string> refs;
+  /// When set, `remove` deletes only if the store's manifests and refs are,
+  /// inside its own transaction, exactly these. A planner (gc) that decided
+  /// which blobs nothing needs thereby knows that no snapshot committed, and
+  /// no ref moved, since it looked: deciding and deleting are atomic.
+  std::optional<removal_guard> expected;
 };
 
 /// Object counts and sizes.
@@ -84,11 +121,16 @@ public:
   /// The stored size of a blob without reading it out.
   virtual result<uint64_t> blob_size(const digest& id) = 0;
 
-  /// Stores a manifest and moves `c.ref` to it, atomically.
-  /// @return the snapshot id; not_found naming the first missing referenced
-  ///         blob; conflict when the ref is not at `c.expected_head`;
-  ///         io_error. On any error nothing is written.
-  virtual result<digest> commit_snapshot(const snapshot_commit& c) = 0;
+  /// Writes `c.blobs` that are not yet present, stores the manifest and
+  /// moves `c.ref` to it, in one transaction. References are checked after
+  /// the blobs are written, so a reference may name one of `c.blobs`.
+  /// @return the snapshot id and what was written; not_found naming the
+  ///         first missing referenced blob; conflict when the ref is not at
+  ///         `c.expected_head`; io_error. On any error nothing is written.
+  virtual result<commit_stats> commit(const snapshot_commit& c) = 0;
+
+  /// `commit`, for callers that need only the snapshot id.
+  result<digest> commit_snapshot(const snapshot_commit& c);
 
   /// Reads a manifest into `*out` after checking its digest.
   /// @return ok; not_found; corruption; io_error.
@@ -111,6 +153,9 @@ public:
   virtual result<std::vector<digest>> list_blobs() = 0;
 
   /// Deletes the named objects in one transaction; absent ones are skipped.
+  /// @return ok; conflict, naming a manifest or ref that differs, when
+  ///         `what.expected` is set and the store no longer holds exactly
+  ///         those manifests and refs (nothing is deleted); io_error.
   virtual status remove(const removal& what) = 0;
 
   virtual result<store_stats> stats() = 0;
