@@ -38,7 +38,7 @@ result<capture_result> build_cache(std::vector<member_state>& members) {
   for (auto& m : members)
     if (m.changed)
       changed.push_back(m.bytes);
-  auto ids = hash_all(changed);
+  auto ids = sha256_all(changed);
   capture_result out;
   cache_layer layer;
   layer.components.reserve(members.size());
@@ -78,9 +78,7 @@ result<capture_result> build_cache(std::vector<member_state>& members) {
               return a.type_name < b.type_name;
             });
   out.components = members.size();
-  out.blobs.push_back(make_layer(layer_kind::cache, encode(layer), distinct.size(),
-                                 distinct_bytes, &out.descriptor));
-  out.references.push_back(out.descriptor.index);
+  add_layer(layer_kind::cache, encode(layer), distinct.size(), distinct_bytes, out);
   return out;
 }
 

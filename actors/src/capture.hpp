@@ -38,17 +38,11 @@ struct capture_context {
   uint64_t epoch() const { return start.epoch; }
 };
 
-/// A blob a capture wants stored, hashed already.
-struct pending_blob {
-  digest id;
-  std::string bytes;
-};
-
 /// What a capture answers: its layer, the blobs to write, and every blob
 /// the layer references.
 struct capture_result {
   layer_descriptor descriptor;
-  std::vector<pending_blob> blobs;
+  std::vector<blob_put> blobs; ///< Hashed already; the coordinator writes them.
   std::vector<digest> references;
   uint64_t in_flight = 0; ///< trace: messages recorded.
   uint64_t reused = 0;    ///< cache: components whose blob was reused.
@@ -60,14 +54,12 @@ struct capture_result {
 };
 
 using capture_context_ptr = std::shared_ptr<const capture_context>;
-using capture_result_ptr = std::shared_ptr<const capture_result>;
+/// Not const: the coordinator moves the blobs out to write them.
+using capture_result_ptr = std::shared_ptr<capture_result>;
 
-/// Builds a layer's index blob and descriptor (nothing is written).
-pending_blob make_layer(layer_kind kind, std::string index_bytes, uint64_t extra_blobs,
-                        uint64_t extra_bytes, layer_descriptor* out);
-
-/// Hashes `blobs` (with more than one thread when they are large).
-std::vector<digest> hash_all(const std::vector<std::string_view>& blobs);
+/// Builds a layer's index blob into `out` (nothing is written).
+void add_layer(layer_kind kind, std::string index_bytes, uint64_t extra_blobs,
+               uint64_t extra_bytes, capture_result& out);
 
 /// CPU work (hashing, encoding) a capture hands to its detached helper, so
 /// that the capture itself lives on the scheduler and components reach it

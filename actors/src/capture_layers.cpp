@@ -2,7 +2,6 @@
 // actor that hosts a capture.
 
 #include <algorithm>
-#include <thread>
 
 #include <caf/event_based_actor.hpp>
 
@@ -16,45 +15,12 @@
 
 namespace amber {
 
-pending_blob make_layer(layer_kind kind, std::string index_bytes, uint64_t extra_blobs,
-                        uint64_t extra_bytes, layer_descriptor* out) {
-  pending_blob blob{sha256(index_bytes), std::move(index_bytes)};
-  out->kind = kind;
-  out->media_type = layer_media_type(kind);
-  out->index = blob.id;
-  out->blobs = 1 + extra_blobs;
-  out->bytes = blob.bytes.size() + extra_bytes;
-  return blob;
-}
-
-std::vector<digest> hash_all(const std::vector<std::string_view>& blobs) {
-  std::vector<digest> out(blobs.size());
-  uint64_t total = 0;
-  for (auto& b : blobs)
-    total += b.size();
-  size_t threads = std::max(1u, std::thread::hardware_concurrency());
-  // Below a few MiB (or a few thousand blobs) a second thread costs more
-  // than it saves.
-  if (threads < 2 || (total < (4u << 20) && blobs.size() < 4096) || blobs.size() < 2) {
-    for (size_t i = 0; i < blobs.size(); ++i)
-      out[i] = sha256(blobs[i]);
-    return out;
-  }
-  threads = std::min(threads, blobs.size());
-  std::vector<std::thread> pool;
-  std::atomic<size_t> next{0};
-  // Chunks of 64 keep the shared counter off the hot path for small blobs.
-  auto work = [&] {
-    for (size_t i = next.fetch_add(64); i < blobs.size(); i = next.fetch_add(64))
-      for (size_t j = i; j < std::min(i + 64, blobs.size()); ++j)
-        out[j] = sha256(blobs[j]);
-  };
-  for (size_t t = 1; t < threads; ++t)
-    pool.emplace_back(work);
-  work();
-  for (auto& t : pool)
-    t.join();
-  return out;
+void add_layer(layer_kind kind, std::string index_bytes, uint64_t extra_blobs,
+               uint64_t extra_bytes, capture_result& out) {
+  auto layer = make_layer_blob(kind, std::move(index_bytes), extra_blobs, extra_bytes);
+  out.descriptor = layer.descriptor;
+  out.references.push_back(layer.descriptor.index);
+  out.blobs.push_back(std::move(layer.blob));
 }
 
 namespace {
@@ -64,8 +30,7 @@ using reply = caf::result<capture_result_ptr>;
 template <class Layer>
 capture_result_ptr index_only(layer_kind kind, const Layer& layer) {
   auto out = std::make_shared<capture_result>();
-  out->blobs.push_back(make_layer(kind, encode(layer), 0, 0, &out->descriptor));
-  out->references.push_back(out->descriptor.index);
+  add_layer(kind, encode(layer), 0, 0, *out);
   return out;
 }
 
@@ -121,7 +86,7 @@ caf::actor spawn_capture_worker(caf::actor_system& sys) {
           auto r = (*job)();
           if (!r)
             return to_caf_error(r.error());
-          return capture_result_ptr{std::make_shared<const capture_result>(std::move(*r))};
+          return capture_result_ptr{std::make_shared<capture_result>(std::move(*r))};
         },
       };
     },

@@ -55,13 +55,14 @@ result<digest> commit(node& n, store& s, const round& r) {
   if (r.parent)
     m.parents.push_back(*r.parent);
   snapshot_commit c;
-  std::vector<std::string_view> blobs;
   for (size_t i = 0; i < layer_count; ++i) {
     auto& res = *r.results[i];
     m.layers[i] = res.descriptor;
     c.references.insert(c.references.end(), res.references.begin(), res.references.end());
+    // Moved, not copied: a full checkpoint of large states is mostly these.
     for (auto& b : res.blobs)
-      blobs.push_back(b.bytes);
+      c.blobs.push_back(std::move(b));
+    res.blobs.clear();
   }
   c.manifest = encode_manifest(m);
   c.ref = head_ref(n.name());
@@ -69,8 +70,7 @@ result<digest> commit(node& n, store& s, const round& r) {
   // that never committed): a second live writer of the same node gets
   // `conflict` instead of moving the head off the other's lineage.
   c.expected_head = r.expected_head;
-  if (auto put = s.put_blobs(blobs); !put)
-    return put.error().with_context("writing the snapshot's blobs");
+  // Blobs, layer indexes, manifest and head: one durable transaction.
   auto committed = s.commit_snapshot(c);
   if (!committed) {
     if (committed.error().code() == errc::conflict)

@@ -51,8 +51,7 @@ result<capture_result> build_trace(caf::actor_system& sys,
   }
   capture_result out;
   out.in_flight = layer.messages.size();
-  out.blobs.push_back(make_layer(layer_kind::trace, encode(layer), 0, 0, &out.descriptor));
-  out.references.push_back(out.descriptor.index);
+  add_layer(layer_kind::trace, encode(layer), 0, 0, out);
   return out;
 }
 

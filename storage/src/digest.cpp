@@ -73,9 +73,12 @@ digest sha256(std::string_view bytes) {
 
 std::vector<digest> sha256_all(const std::vector<std::string_view>& blobs, unsigned max_threads) {
   std::vector<digest> out(blobs.size());
+  // Each call costs about as much as hashing a few hundred bytes: many small
+  // blobs are worth spreading over threads too.
+  constexpr uint64_t per_call_cost = 512;
   uint64_t total = 0;
   for (auto b : blobs)
-    total += b.size();
+    total += b.size() + per_call_cost;
   unsigned threads = max_threads != 0 ? max_threads : std::thread::hardware_concurrency();
   threads = static_cast<unsigned>(std::min<uint64_t>({std::max(threads, 1u), blobs.size(),
                                                       total / (parallel_hash_threshold / 4) + 1}));
@@ -91,7 +94,7 @@ std::vector<digest> sha256_all(const std::vector<std::string_view>& blobs, unsig
   std::vector<size_t> cuts = {0};
   uint64_t seen = 0;
   for (size_t i = 0; i < blobs.size() && cuts.size() < threads; ++i) {
-    seen += blobs[i].size();
+    seen += blobs[i].size() + per_call_cost;
     if (seen * threads >= total * cuts.size())
       cuts.push_back(i + 1);
   }
