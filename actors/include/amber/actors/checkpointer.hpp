@@ -49,6 +49,10 @@ namespace amber {
 struct checkpoint_report {
   digest id;
   std::chrono::microseconds duration{0};
+  /// Of `duration`: until every layer was captured (the cut, hashing and
+  /// encoding), and the one store transaction after.
+  std::chrono::microseconds capture{0};
+  std::chrono::microseconds commit{0};
   uint64_t components = 0;
   uint64_t reused = 0;    ///< Components whose previous blob was reused.
   uint64_t in_flight = 0; ///< Messages recorded in the trace layer.
