@@ -169,7 +169,6 @@ void component_host::on_stamped(detail::stamped_element_base& x) {
       send(trace, flight_atom::value, flight_report_ptr{std::move(rec)});
     }
   }
-  entry_->counters.received.store(++received_, std::memory_order_relaxed);
   touch();
   switch (st.kind) {
     case stamp_kind::message:
@@ -188,6 +187,10 @@ void component_host::on_stamped(detail::stamped_element_base& x) {
       break;
     }
   }
+  // Counted once its handler ran, sends included: a chain of messages never
+  // shows sent == received to node::wait_quiet while a link is being handled.
+  // (The cut's count was taken above, before this message.)
+  entry_->counters.received.store(++received_, std::memory_order_release);
   apply_pending_mode();
 }
 
