@@ -555,6 +555,25 @@ void component_host::on_exit() {
   // Messages this component sent before it died are still counted by their
   // receivers: hand our counts to the node so later cuts balance, and tell
   // a running cut at once that we will not report.
+  if (core_->stopping()) {
+    // The node is going down: no later cut needs our counts.
+    entry_->alive.store(false, std::memory_order_release);
+  } else {
+    retire();
+  }
+  // CAF does not destroy a class-based actor's members when it exits: drop
+  // our handles to other components now, or the cycles between them keep
+  // every actor and the node alive.
+  peers_.clear();
+  names_.clear();
+  ports_.clear();
+  monitors_.clear();
+  timers_.clear();
+  initial_behavior_ = caf::behavior{};
+  caf::event_based_actor::on_exit();
+}
+
+void component_host::retire() {
   auto sent = counts();
   uint64_t seq;
   {
@@ -573,16 +592,6 @@ void component_host::on_exit() {
     caf::anon_send(sinks.cache, stop_atom::value, ptr);
     caf::anon_send(sinks.trace, stop_atom::value, std::move(ptr));
   }
-  // CAF does not destroy a class-based actor's members when it exits: drop
-  // our handles to other components now, or the cycles between them keep
-  // every actor and the node alive.
-  peers_.clear();
-  names_.clear();
-  ports_.clear();
-  monitors_.clear();
-  timers_.clear();
-  initial_behavior_ = caf::behavior{};
-  caf::event_based_actor::on_exit();
 }
 
 } // namespace amber

@@ -91,6 +91,8 @@ private:
   void take_cut(uint64_t epoch);
   std::string encode_record();
   sent_counts counts() const;
+  /// Leaves the directory and tells a running cut (see on_exit).
+  void retire();
   void arm_timer(uint64_t id, std::chrono::steady_clock::time_point due);
   void touch() { dirty_ = true; }
 

@@ -291,12 +291,15 @@ void node::stop() {
     stopped_ = true;
     attached.swap(attached_);
   }
-  core_->set_spawner({});
   for (auto& a : attached)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  // No cut can run any more (the checkpointer went first): components exit
+  // without the bookkeeping that keeps later cuts balanced.
+  core_->begin_shutdown();
   for (auto& e : core_->entries())
     caf::anon_send_exit(e->handle, caf::exit_reason::user_shutdown);
   system_->await_all_actors_done();
+  core_->clear();
 }
 
 result<component_ref> node::respawn(const component_record& rec, std::shared_ptr<void> state,

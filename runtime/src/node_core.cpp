@@ -41,6 +41,16 @@ uint64_t node_core::remove(uint32_t id, const sent_counts& sent) {
   return ++removals_;
 }
 
+void node_core::clear() {
+  std::unique_lock<std::shared_mutex> guard(mutex_);
+  for (auto& kv : by_id_)
+    kv.second->alive.store(false, std::memory_order_release);
+  by_id_.clear();
+  by_name_.clear();
+  retired_to_.clear();
+  injected_.clear();
+}
+
 entry_ptr node_core::find(std::string_view name) const {
   std::shared_lock<std::shared_mutex> guard(mutex_);
   auto i = by_name_.find(std::string(name));

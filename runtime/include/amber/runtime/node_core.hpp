@@ -132,6 +132,12 @@ public:
   /// REQUIRES: the caller holds `cut_mutex()` shared.
   uint64_t remove(uint32_t id, const sent_counts& sent);
 
+  /// The node is stopping: exits skip the bookkeeping for later cuts.
+  void begin_shutdown() { stopping_.store(true, std::memory_order_release); }
+  bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+  /// Empties the directory. REQUIRES: every component has exited.
+  void clear();
+
   entry_ptr find(std::string_view name) const;
   entry_ptr find(uint32_t id) const;
   /// All components, sorted by id.
@@ -222,6 +228,7 @@ private:
   totals retired_totals_;                               // guarded by mutex_
   uint64_t injected_total_ = 0;                         // guarded by mutex_
   std::atomic<uint64_t> current_epoch_{0};
+  std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> wiring_version_{1};
   std::atomic<uint64_t> lost_{0};
