@@ -95,10 +95,20 @@ void component_host::restore_record() {
     arm_timer(t.id, due);
   }
   for (auto& r : rec.requests) {
-    requests_[r.id] = {r.target, r.reply_key, r.error_key};
-    if (!core_->find(r.target))
+    if (!r.failed.empty()) {
+      // It had failed before it was sent; the failure was not delivered yet.
+      requests_[r.id] = {r.target, r.reply_key, r.error_key, r.failed};
+      enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, fail_atom::value,
+                                        r.id, r.failed),
+              context());
+      continue;
+    }
+    requests_[r.id] = {r.target, r.reply_key, r.error_key, std::string()};
+    if (!core_->find(r.target)) {
+      requests_.erase(r.id);
       fail_later(r.error_key, "component " + std::to_string(r.target)
                                 + " is not part of the restored node");
+    }
   }
   for (auto& w : rec.monitors)
     watch(w.name);
@@ -287,13 +297,23 @@ const std::vector<uint32_t>& component_host::wired(const std::string& port) {
     wiring_version_ = version;
   }
   auto i = ports_.find(port);
-  if (i != ports_.end())
-    return i->second;
-  std::vector<uint32_t> ids;
-  for (auto& name : core_->targets(entry_->info->name, port))
-    if (auto id = id_of(name))
-      ids.push_back(*id);
-  return ports_.emplace(port, std::move(ids)).first->second;
+  if (i != ports_.end()) {
+    bool all_alive = true;
+    for (auto& e : i->second.entries)
+      all_alive = all_alive && e->alive.load(std::memory_order_acquire);
+    if (all_alive)
+      return i->second.ids;
+    // A target exited: its name may belong to a new component now.
+    ports_.erase(i);
+  }
+  port_cache cache;
+  for (auto& name : core_->targets(entry_->info->name, port)) {
+    if (auto id = id_of(name)) {
+      cache.ids.push_back(*id);
+      cache.entries.push_back(names_.at(name));
+    }
+  }
+  return ports_.emplace(port, std::move(cache)).first->second.ids;
 }
 
 send_result component_host::prepare_send(uint32_t to, stamp_kind kind, uint64_t ref,
@@ -334,7 +354,7 @@ send_result component_host::prepare_request(uint32_t to, const std::string& repl
                             + (r.code == send_result::gone ? " has exited" : " is unknown"));
     return r;
   }
-  requests_[ref] = {to, reply_key, error_key};
+  requests_[ref] = {to, reply_key, error_key, std::string()};
   touch();
   return r;
 }
@@ -346,7 +366,9 @@ void component_host::fail_later(const std::string& error_key, std::string why) {
   // that sent the request. Not stamped: it crosses no channel between
   // components, so no cut counts it.
   auto ref = record_.next_ref++;
-  requests_[ref] = {entry_->info->id, std::string(), error_key};
+  // Kept in the runtime record until delivered: a cut in between must not
+  // lose the failure (a restore delivers it again).
+  requests_[ref] = {entry_->info->id, std::string(), error_key, why};
   enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, fail_atom::value, ref,
                                     std::move(why)),
           context());
@@ -535,8 +557,7 @@ std::string component_host::encode_record() {
     rec.timers.push_back({id, left, std::move(*bytes)});
   }
   for (auto& [id, r] : requests_)
-    if (!r.reply_key.empty())
-      rec.requests.push_back({id, r.target, r.reply_key, r.error_key});
+    rec.requests.push_back({id, r.target, r.reply_key, r.error_key, r.failed});
   for (auto& [id, w] : monitors_)
     rec.monitors.push_back({id, w.name});
   return encode(rec);

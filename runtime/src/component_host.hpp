@@ -69,6 +69,7 @@ private:
     uint32_t target = 0;
     std::string reply_key;
     std::string error_key;
+    std::string failed; ///< Set when it failed before it was sent: why.
   };
   struct watched {
     std::string name;
@@ -122,7 +123,11 @@ private:
   std::vector<component_info_ptr> joiners_; ///< Spawned into an open cut.
   std::unordered_map<uint32_t, peer> peers_;
   std::unordered_map<std::string, entry_ptr> names_;
-  std::unordered_map<std::string, std::vector<uint32_t>> ports_;
+  struct port_cache {
+    std::vector<uint32_t> ids;
+    std::vector<entry_ptr> entries; ///< To notice a target that exited.
+  };
+  std::unordered_map<std::string, port_cache> ports_;
   uint64_t wiring_version_ = 0;
 };
 

@@ -28,9 +28,10 @@ struct runtime_record {
     uint32_t target = 0;
     std::string reply_key;
     std::string error_key;
+    std::string failed; ///< Failed before it was sent, not yet told: why.
     template <class Archive>
     void serialize(Archive& ar, unsigned) {
-      ar& id& target& reply_key& error_key;
+      ar& id& target& reply_key& error_key& failed;
     }
   };
   struct watch {
