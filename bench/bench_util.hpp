@@ -42,15 +42,31 @@ inline double median(std::vector<double> xs) {
   return xs[xs.size() / 2];
 }
 
-/// The resident set size of this process in KiB, from /proc/self/status.
-inline int64_t rss_kib() {
+/// A field of /proc/self/status in KiB ("VmRSS:", "VmHWM:"); -1 if absent.
+inline int64_t proc_status_kib(const char* field) {
   std::ifstream in("/proc/self/status");
   std::string line;
+  auto len = std::char_traits<char>::length(field);
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::strtoll(line.c_str() + 6, nullptr, 10);
+    if (line.compare(0, len, field) == 0)
+      return std::strtoll(line.c_str() + len, nullptr, 10);
   }
   return -1;
+}
+
+/// The resident set size of this process in KiB.
+inline int64_t rss_kib() {
+  return proc_status_kib("VmRSS:");
+}
+
+/// Makes the peak RSS (VmHWM) start again from the current RSS (Linux >= 4.0).
+inline void reset_peak_rss() {
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
+
+/// The peak resident set size in KiB since start or `reset_peak_rss()`.
+inline int64_t peak_rss_kib() {
+  return proc_status_kib("VmHWM:");
 }
 
 inline double mib(int64_t kib) {
