@@ -7,11 +7,14 @@
 // component was paused by a cut next to its own serialization time.
 //
 // Usage: bench_checkpoint_overhead [window-ms=500] [windows-per-mode=5] [rounds=3]
+// (--help prints it; an argument that is not a whole number in range prints
+// it to stderr and exits 2).
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -20,6 +23,7 @@
 #include "amber/actors/checkpointer.hpp"
 #include "amber/storage/lmdb_store.hpp"
 #include "bank/bank.hpp"
+#include "bench_util.hpp"
 
 using namespace amber;
 using namespace std::chrono_literals;
@@ -105,17 +109,53 @@ round_result run_round(std::shared_ptr<registry> types, std::chrono::millisecond
   return out;
 }
 
-double median(std::vector<double> xs) {
-  std::sort(xs.begin(), xs.end());
-  return xs[xs.size() / 2];
+using bench::median;
+
+void usage(std::FILE* to) {
+  std::fprintf(to,
+               "Usage: bench_checkpoint_overhead [window-ms] [windows-per-mode] [rounds]\n\n"
+               "Runs the bank at full speed in windows alternating between no checkpoints and a\n"
+               "checkpoint every 100 ms; prints transfers/s of both, their ratio (goal >= 0.8)\n"
+               "and the longest pause of a component.\n\n"
+               "  window-ms         length of one window, 1..600000 (default 500)\n"
+               "  windows-per-mode  windows of each mode per round, 1..1000 (default 5)\n"
+               "  rounds            rounds, each on a fresh node, 1..1000 (default 3)\n"
+               "  -h, --help        print this help and exit\n");
+}
+
+/// Positional argument `i` as a whole number in [lo, hi], or `fallback`
+/// when absent; anything else prints the usage and exits 2.
+int64_t arg(int argc, char** argv, int i, int64_t lo, int64_t hi, int64_t fallback) {
+  if (i >= argc)
+    return fallback;
+  auto v = bench::parse_int(argv[i], lo, hi);
+  if (!v) {
+    std::fprintf(stderr, "bench_checkpoint_overhead: '%s' is not a whole number in %lld..%lld\n\n",
+                 argv[i], static_cast<long long>(lo), static_cast<long long>(hi));
+    usage(stderr);
+    std::exit(2);
+  }
+  return *v;
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
-  auto window = std::chrono::milliseconds(argc > 1 ? std::atoi(argv[1]) : 500);
-  auto windows = argc > 2 ? std::atoi(argv[2]) : 5;
-  auto rounds = argc > 3 ? std::atoi(argv[3]) : 3;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "-h" || a == "--help") {
+      usage(stdout);
+      return 0;
+    }
+  }
+  if (argc > 4) {
+    std::fprintf(stderr, "bench_checkpoint_overhead: too many arguments\n\n");
+    usage(stderr);
+    return 2;
+  }
+  auto window = std::chrono::milliseconds(arg(argc, argv, 1, 1, 600000, 500));
+  auto windows = static_cast<int>(arg(argc, argv, 2, 1, 1000, 5));
+  auto rounds = static_cast<int>(arg(argc, argv, 3, 1, 1000, 3));
   auto types = std::make_shared<registry>();
   bank::register_types(*types);
   auto dir = std::filesystem::temp_directory_path() / ("amber-bench-" + std::to_string(::getpid()));
