@@ -158,7 +158,6 @@ result<std::unique_ptr<node>> restore_node(store& s, std::string_view spec,
     core.add_injected(rec->receiver, 1);
     stamp st;
     st.epoch = 0;
-    st.seq = rec->seq;
     st.ref = rec->ref;
     st.sender = rec->sender;
     st.receiver = rec->receiver;
@@ -166,8 +165,11 @@ result<std::unique_ptr<node>> restore_node(store& s, std::string_view spec,
                 ? static_cast<stamp_kind>(rec->kind)
                 : stamp_kind::message;
     auto* dest = caf::actor_cast<caf::abstract_actor*>(receiver->handle);
+    // The receiver's own host as sender: a lost element finds the node
+    // through it (see stamped_element.hpp).
     dest->enqueue(caf::mailbox_element_ptr{new detail::stamped_message_element(
-                    nullptr, st, &core, std::move(msg))},
+                    caf::actor_cast<caf::strong_actor_ptr>(receiver->handle), st,
+                    std::move(msg))},
                   nullptr);
   }
   for (auto& e : core.entries())

@@ -34,7 +34,13 @@ result<capture_result> build_trace(caf::actor_system& sys,
                      return a->receiver < b->receiver;
                    });
   layer.messages.reserve(flights.size());
+  uint32_t last_receiver = 0;
+  uint64_t position = 0;
   for (auto& f : flights) {
+    // seq: the position in its receiver's arrival order, which keeps every
+    // sender's order (a channel between two components is FIFO).
+    position = f->receiver == last_receiver ? position + 1 : 0;
+    last_receiver = f->receiver;
     auto bytes = encode_message(sys, f->payload);
     if (!bytes)
       return bytes.error().with_context("recording a message in flight to component "
@@ -42,7 +48,7 @@ result<capture_result> build_trace(caf::actor_system& sys,
     in_flight_message m;
     m.sender = f->st.sender;
     m.receiver = f->receiver;
-    m.seq = f->st.seq;
+    m.seq = position;
     m.epoch = f->st.epoch;
     m.payload = std::move(*bytes);
     m.kind = static_cast<uint8_t>(f->st.kind);

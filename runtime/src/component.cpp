@@ -15,17 +15,22 @@ namespace detail {
 stamped_element_base::~stamped_element_base() = default;
 
 void stamped_element_base::lost(caf::message payload) noexcept {
-  consumed = true;
-  if (core_ == nullptr)
+  st.consumed = true;
+  // Destroyed in a mailbox that closed: its receiver exited first. The
+  // sender is a host of the same node (the strong reference keeps it).
+  auto* host = sender ? dynamic_cast<component_host*>(sender->get()) : nullptr;
+  if (host == nullptr)
     return;
-  // Destroyed in a mailbox that closed: its receiver exited first.
-  core_->on_lost(st, std::move(payload));
-  if (st.kind == stamp_kind::request && sender) {
+  auto& core = host->core();
+  core.on_lost(st, std::move(payload));
+  if (st.kind == stamp_kind::request) {
     // The requester waits for an answer that will never come: fail it.
-    auto msg = caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, fail_atom::value,
-                                         st.ref, std::string("the component asked exited "
-                                                             "before it answered"));
-    sender->get()->enqueue(std::move(msg), nullptr);
+    if (auto requester = core.find(st.sender)) {
+      auto msg = caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, fail_atom::value,
+                                           st.ref, std::string("the component asked exited "
+                                                               "before it answered"));
+      caf::actor_cast<caf::abstract_actor*>(requester->handle)->enqueue(std::move(msg), nullptr);
+    }
   }
 }
 

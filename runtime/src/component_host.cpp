@@ -162,7 +162,7 @@ bool component_host::on_control(caf::mailbox_element& x) {
 }
 
 void component_host::on_stamped(detail::stamped_element_base& x) {
-  x.consumed = true;
+  x.st.consumed = true;
   auto& st = x.st;
   if (st.epoch > epoch_) {
     // The first message from after a cut we have not taken part in yet:
@@ -236,7 +236,7 @@ void component_host::reply(uint32_t to, stamp_kind kind, uint64_t ref, caf::mess
   if (!prepare_send(to, kind, ref, t))
     return; // The requester is gone; prepare_send counted it.
   detail::enqueue(t, caf::mailbox_element_ptr{new detail::stamped_message_element(
-                       std::move(t.self), t.st, t.core, std::move(msg))});
+                       std::move(t.self), t.st, std::move(msg))});
 }
 
 void component_host::on_response(const stamp& st, caf::type_erased_tuple& xs) {
@@ -339,8 +339,7 @@ send_result component_host::prepare_send(uint32_t to, stamp_kind kind, uint64_t 
   t.receiver = caf::actor_cast<caf::abstract_actor*>(p.entry->handle);
   t.self = ctrl();
   t.context = context();
-  t.core = core_.get();
-  t.st = {epoch_, ++seq_, ref, entry_->info->id, to, kind};
+  t.st = {epoch_, ref, entry_->info->id, to, kind, false};
   return {send_result::sent};
 }
 

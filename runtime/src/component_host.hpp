@@ -53,6 +53,7 @@ public:
   void unwatch(uint32_t id);
   void switch_mode(const std::string& mode);
   const std::string& mode() const { return record_.mode; }
+  node_core& core() { return *core_; }
   std::optional<uint32_t> id_of(const std::string& name);
   const std::vector<uint32_t>& wired(const std::string& port);
 
@@ -104,7 +105,6 @@ private:
   bool held_;
   bool started_ = false;
   uint64_t epoch_;
-  uint64_t seq_ = 0;
   uint64_t sent_ = 0;
   uint64_t received_ = 0;
   uint64_t handled_ = 0;

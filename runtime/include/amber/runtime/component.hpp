@@ -117,7 +117,6 @@ struct send_ticket {
   caf::abstract_actor* receiver = nullptr;
   caf::strong_actor_ptr self;
   caf::execution_unit* context = nullptr;
-  node_core* core = nullptr;
   stamp st;
 };
 
@@ -159,8 +158,7 @@ protected:
     detail::send_ticket t;
     auto r = prepare_send(to, stamp_kind::message, 0, t);
     if (r)
-      detail::enqueue(t, detail::make_stamped(std::move(t.self), t.st, t.core,
-                                              std::forward<Ts>(xs)...));
+      detail::enqueue(t, detail::make_stamped(std::move(t.self), t.st, std::forward<Ts>(xs)...));
     return r;
   }
 
@@ -182,7 +180,7 @@ protected:
     for (auto id : wired(port)) {
       detail::send_ticket t;
       if (prepare_send(id, stamp_kind::message, 0, t)) {
-        detail::enqueue(t, detail::make_stamped(std::move(t.self), t.st, t.core, xs...));
+        detail::enqueue(t, detail::make_stamped(std::move(t.self), t.st, xs...));
         ++n;
       }
     }
@@ -201,8 +199,7 @@ protected:
     detail::send_ticket t;
     auto r = prepare_request(to, keys.first, keys.second, t);
     if (r)
-      detail::enqueue(t, detail::make_stamped(std::move(t.self), t.st, t.core,
-                                              std::forward<Ts>(xs)...));
+      detail::enqueue(t, detail::make_stamped(std::move(t.self), t.st, std::forward<Ts>(xs)...));
     return r;
   }
 

@@ -13,15 +13,23 @@
 // itself (it marks requests as answered in the receiver, after delivery).
 //
 // A stamped element destroyed without being processed (its receiver exited
-// with it in the mailbox) counts itself as lost with the node, so that
-// `node::wait_quiet` still balances, and a lost request fails its requester.
+// with it in the mailbox) counts itself as lost with the node (found through
+// its sender, always a host of the same node), so that `node::wait_quiet`
+// still balances, and a lost request fails its requester.
 
+#include <array>
 #include <cstdint>
+#include <string>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include <caf/mailbox_element.hpp>
 #include <caf/message.hpp>
 #include <caf/message_id.hpp>
+#include <caf/deep_to_string.hpp>
+#include <caf/make_type_erased_value.hpp>
+#include <caf/type_erased_tuple.hpp>
 
 namespace amber {
 
@@ -35,14 +43,18 @@ enum class stamp_kind : uint8_t {
   failure = 3,  ///< Request `ref` failed; the payload is one std::string.
 };
 
+/// 32 bytes, so that a stamped element of a two-value message is no larger
+/// than CAF's own mailbox element (120 bytes): allocators keep such small
+/// blocks on their fastest path, and a message crosses threads per send.
 struct stamp {
-  uint64_t epoch = 0;  ///< The sender's epoch when it sent this.
-  uint64_t seq = 0;    ///< The sender's send counter (per incarnation).
-  uint64_t ref = 0;    ///< Request id, for requests, responses and failures.
-  uint32_t sender = 0; ///< The sender's instance id.
-  uint32_t receiver = 0;
+  uint64_t epoch = 0;    ///< The sender's epoch when it sent this.
+  uint64_t ref = 0;      ///< Request id, for requests, responses and failures.
+  uint32_t sender = 0;   ///< The sender's instance id.
+  uint32_t receiver = 0; ///< The receiver's instance id.
   stamp_kind kind = stamp_kind::message;
+  bool consumed = false; ///< Set by the receiver when it processes the element.
 };
+
 
 namespace detail {
 
@@ -57,35 +69,89 @@ inline bool is_stamped(const caf::mailbox_element& x) {
 
 class stamped_element_base : public caf::mailbox_element {
 public:
-  stamped_element_base(caf::strong_actor_ptr sender, const stamp& st, node_core* core)
-    : caf::mailbox_element(std::move(sender), stamped_message_id(), {}), st(st), core_(core) {}
+  /// `sender` must be a component host of the node (the receiver's own host
+  /// for a restore's re-delivery): a lost element finds its node through it.
+  stamped_element_base(caf::strong_actor_ptr sender, const stamp& st)
+    : caf::mailbox_element(std::move(sender), stamped_message_id(), {}), st(st) {}
 
   ~stamped_element_base() override;
 
   stamp st;
-  bool consumed = false; ///< Set by the receiver when it processes the element.
 
 protected:
   /// Called by a subclass destructor for an element never processed: the
   /// node counts it, a running cut may record it, a requester is failed.
   void lost(caf::message payload) noexcept;
+};
+
+/// A type-erased tuple whose type table is static, not per message (CAF's
+/// tuple_vals keeps 16 bytes per element in every message).
+template <class... Ts>
+class packed_tuple : public caf::type_erased_tuple {
+public:
+  template <class... Us>
+  explicit packed_tuple(Us&&... xs) : data_(std::forward<Us>(xs)...) {}
+
+  std::tuple<Ts...>& data() { return data_; }
+  const std::tuple<Ts...>& data() const { return data_; }
+
+  void* get_mutable(size_t pos) override {
+    return visit(pos, [](auto& x) -> void* { return &x; });
+  }
+  caf::error load(size_t pos, caf::deserializer& source) override {
+    return visit(pos, [&](auto& x) -> caf::error { return source(x); });
+  }
+  size_t size() const noexcept override { return sizeof...(Ts); }
+  uint32_t type_token() const noexcept override { return caf::make_type_token<Ts...>(); }
+  caf::rtti_pair type(size_t pos) const noexcept override { return types()[pos]; }
+  const void* get(size_t pos) const noexcept override {
+    return self().visit(pos, [](auto& x) -> void* { return &x; });
+  }
+  std::string stringify(size_t pos) const override {
+    return self().visit(pos, [](auto& x) { return caf::deep_to_string(x); });
+  }
+  caf::type_erased_value_ptr copy(size_t pos) const override {
+    return self().visit(pos, [](auto& x) -> caf::type_erased_value_ptr {
+      return caf::make_type_erased_value<std::decay_t<decltype(x)>>(x);
+    });
+  }
+  caf::error save(size_t pos, caf::serializer& sink) const override {
+    return self().visit(pos, [&](auto& x) -> caf::error { return sink(x); });
+  }
 
 private:
-  node_core* core_; ///< Outlives every actor of its node.
+  static const std::array<caf::rtti_pair, sizeof...(Ts)>& types() {
+    static const std::array<caf::rtti_pair, sizeof...(Ts)> table{{caf::make_rtti_pair<Ts>()...}};
+    return table;
+  }
+  // Inspectors take mutable references; CAF's own tuples cast away const too.
+  packed_tuple& self() const { return const_cast<packed_tuple&>(*this); }
+
+  template <class F>
+  auto visit(size_t pos, F f) {
+    return visit(pos, f, std::index_sequence_for<Ts...>{});
+  }
+  template <class F, size_t... Is>
+  auto visit(size_t pos, F& f, std::index_sequence<Is...>) {
+    decltype(f(std::get<0>(data_))) out{};
+    (void) ((pos == Is ? (out = f(std::get<Is>(data_)), true) : false) || ...);
+    return out;
+  }
+
+  std::tuple<Ts...> data_;
 };
 
 /// A stamped element holding its payload values in place.
 template <class... Ts>
-class stamped_element final : public stamped_element_base,
-                              public caf::detail::tuple_vals_impl<caf::type_erased_tuple, Ts...> {
+class stamped_element final : public stamped_element_base, public packed_tuple<Ts...> {
 public:
   template <class... Us>
-  stamped_element(caf::strong_actor_ptr sender, const stamp& st, node_core* core, Us&&... xs)
-    : stamped_element_base(std::move(sender), st, core),
-      caf::detail::tuple_vals_impl<caf::type_erased_tuple, Ts...>(std::forward<Us>(xs)...) {}
+  stamped_element(caf::strong_actor_ptr sender, const stamp& st, Us&&... xs)
+    : stamped_element_base(std::move(sender), st),
+      packed_tuple<Ts...>(std::forward<Us>(xs)...) {}
 
   ~stamped_element() override {
-    if (!consumed)
+    if (!st.consumed)
       lost(copy_content_to_message());
   }
 
@@ -109,12 +175,11 @@ public:
 /// copied per receiver instead; this one serves re-delivery and responses).
 class stamped_message_element final : public stamped_element_base {
 public:
-  stamped_message_element(caf::strong_actor_ptr sender, const stamp& st, node_core* core,
-                          caf::message msg)
-    : stamped_element_base(std::move(sender), st, core), msg_(std::move(msg)) {}
+  stamped_message_element(caf::strong_actor_ptr sender, const stamp& st, caf::message msg)
+    : stamped_element_base(std::move(sender), st), msg_(std::move(msg)) {}
 
   ~stamped_message_element() override {
-    if (!consumed)
+    if (!st.consumed)
       lost(msg_);
   }
 
@@ -133,14 +198,14 @@ using payload_t =
 
 template <class... Ts>
 caf::mailbox_element_ptr make_stamped(caf::strong_actor_ptr sender, const stamp& st,
-                                      node_core* core, Ts&&... xs) {
+                                      Ts&&... xs) {
   static_assert(sizeof...(Ts) > 0, "a message needs at least one element");
   static_assert((caf::is_serializable_or_whitelisted<payload_t<Ts>>::value && ...),
                 "every type in a component message needs an inspect overload (and an "
                 "add_message_type registration) so a checkpoint can record it in flight");
   using impl = stamped_element<payload_t<Ts>...>;
   return caf::mailbox_element_ptr{
-    new impl(std::move(sender), st, core, std::forward<Ts>(xs)...)};
+    new impl(std::move(sender), st, std::forward<Ts>(xs)...)};
 }
 
 } // namespace detail
