@@ -17,8 +17,12 @@
 #include <caf/atom.hpp>
 #include <doctest/doctest.h>
 
+#include "amber/checkpoint/snapshot.hpp"
 #include "amber/runtime/component.hpp"
+#include "amber/runtime/message_codec.hpp"
+#include "amber/runtime/node.hpp"
 #include "amber/runtime/registry.hpp"
+#include "support/stepping.hpp"
 #include "bank/bank.hpp"
 #include "support/test_components.hpp"
 
@@ -307,6 +311,54 @@ inline std::shared_ptr<amber::registry> make_registry() {
   REQUIRE(reg->add<moody>().is_ok());
   REQUIRE(reg->add<watcher>().is_ok());
   return reg;
+}
+
+/// The money of every purse and bank account of a live node, asked of them.
+inline int64_t live_money(amber::node& n) {
+  int64_t total = 0;
+  for (auto& c : n.components()) {
+    if (c.type_name == purse::type_name)
+      total += test::ask<int64_t>(n, c.handle, test::get_atom::value);
+    else if (c.type_name == bank::account::type_name)
+      total += test::ask<int64_t>(n, c.handle, bank::balance_atom::value);
+  }
+  return total;
+}
+
+/// The money in a snapshot, from the store alone: every purse's and bank
+/// account's balance, plus what was in flight (take and deposit messages,
+/// bank transfers, and responses, which carry lent money).
+inline int64_t snapshot_money(amber::store& s, const amber::digest& id, caf::actor_system& sys) {
+  auto snap = amber::load_snapshot(s, id);
+  REQUIRE_MESSAGE(snap.ok(), snap.error().to_string());
+  int64_t total = 0;
+  std::string bytes;
+  for (auto& c : snap->cache.components) {
+    if (c.type_name == purse::type_name) {
+      REQUIRE(s.get_blob(c.state, &bytes).is_ok());
+      purse_state st;
+      REQUIRE(amber::decode(bytes, &st, c.name).is_ok());
+      total += st.balance;
+    } else if (c.type_name == bank::account::type_name) {
+      REQUIRE(s.get_blob(c.state, &bytes).is_ok());
+      bank::account_state st;
+      REQUIRE(amber::decode(bytes, &st, c.name).is_ok());
+      total += st.balance;
+    }
+  }
+  for (auto& m : snap->trace.messages) {
+    auto msg = amber::decode_message(sys, m.payload);
+    REQUIRE(msg.ok());
+    if (msg->match_elements<take_atom, int64_t>()
+        || msg->match_elements<bank::deposit_atom, int64_t, uint32_t>())
+      total += msg->get_as<int64_t>(1);
+    else if (msg->match_elements<bank::transfer_atom, int64_t, uint32_t, uint32_t>())
+      total += msg->get_as<int64_t>(1);
+    else if (m.kind == static_cast<uint8_t>(amber::stamp_kind::response)
+             && msg->match_elements<int64_t>())
+      total += msg->get_as<int64_t>(0);
+  }
+  return total;
 }
 
 } // namespace proto
