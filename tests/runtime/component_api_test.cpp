@@ -144,6 +144,19 @@ TEST_CASE("monitor delivers component_down with the exited component's id and na
         == "down:nobody:0,down:x:" + std::to_string(x));
 }
 
+// Failed on de65bd0: monitor() of a gone component called the behavior on
+// the spot, and in make_behavior there is none yet: the notice was dropped.
+TEST_CASE("monitor called from make_behavior reports a gone component and a later exit") {
+  stepped n("monitor");
+  auto x = n.spawn("test.mortal", "x");
+  n.spawn("test.watcher", "w1", {{"watch", "nobody"}});
+  n.spawn("test.watcher", "w2", {{"watch", "x"}});
+  CHECK(ask<std::string>(*n, "w1", log_atom::value) == "down:nobody:0");
+  tell(*n, "x", quit_atom::value);
+  run_all(*n);
+  CHECK(ask<std::string>(*n, "w2", log_atom::value) == "down:x:" + std::to_string(x));
+}
+
 TEST_CASE("become switches the handlers after the current one and back") {
   stepped n("modes");
   n.spawn("test.moody", "m");

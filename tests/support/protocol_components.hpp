@@ -279,14 +279,17 @@ public:
   }
 };
 
-/// `watch(name)` monitors a component; each component_down is logged as
-/// "down:<name>:<id>".
+/// `watch(name)` monitors a component (so does a fresh start with a
+/// `watch` parameter, from make_behavior); each component_down is logged
+/// as "down:<name>:<id>".
 class watcher : public amber::component<recorder_state> {
 public:
   static constexpr const char* type_name = "test.watcher";
   static amber::package_ref package() { return {"testpkg", "1.0.0"}; }
   using component::component;
   caf::behavior make_behavior() override {
+    if (!restored() && !param("watch").empty())
+      monitor(param("watch"));
     return {
       [this](watch_atom, const std::string& name) { return monitor(name); },
       [this](const amber::component_down& d) {
