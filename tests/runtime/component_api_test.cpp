@@ -74,6 +74,31 @@ TEST_CASE("a name reused after an exit reaches the new component and the old id 
   CHECK(n->wait_quiet(std::chrono::seconds(1)));
 }
 
+// Issue 7, bug 2, through a wire: wires name their target, so after "x"
+// exits and a new "x" takes the name, emit reaches the new one.
+// FAILS on de65bd0 (may_fail): component_host::wired caches the port's
+// target ids until the node's wiring_version changes, and an exit or a
+// spawn does not change it: emit keeps resolving to the exited id, which
+// prepare_send refuses as gone (emit reaches no one, counted undeliverable).
+TEST_CASE("a wire to a name reused after an exit reaches the new component"
+          * doctest::may_fail()) {
+  stepped n("wires");
+  n.spawn("test.probe", "probe");
+  n.spawn("test.mortal", "x");
+  graph_def wires;
+  wires.name = "wires";
+  wires.edges.push_back({"probe", "out", "x"});
+  REQUIRE(n->install(wires).is_ok());
+  CHECK(ask<int64_t>(*n, "probe", shout_atom::value, std::string("out")) == 1);
+  CHECK(ask<int64_t>(*n, "x", test::get_atom::value) == 1);
+  tell(*n, "x", quit_atom::value);
+  run_all(*n);
+  CHECK(ask<int64_t>(*n, "probe", shout_atom::value, std::string("out")) == 0);
+  n.spawn("test.mortal", "x");
+  CHECK(ask<int64_t>(*n, "probe", shout_atom::value, std::string("out")) == 1);
+  CHECK(ask<int64_t>(*n, "x", test::get_atom::value) == 1);
+}
+
 // The same, for a sender that never talked to the old component. FAILS on
 // de65bd0 (may_fail): prepare_send answers `unknown`, because
 // node_core::remove erases the exited id from the directory and only a

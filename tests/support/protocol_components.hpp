@@ -46,6 +46,7 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using flip_atom = caf::atom_constant<caf::atom("flip")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
+using shout_atom = caf::atom_constant<caf::atom("shout")>;
 
 /// Joins a log for comparison in one string.
 inline std::string join(const std::vector<std::string>& xs) {
@@ -154,7 +155,8 @@ struct probe_state {
 
 /// Sends pings on request and answers with the send_result code:
 /// `to_name(name)`, `to_id(id)`; `burst(id)` sends quit then two pings to
-/// a mortal, so the pings die in its mailbox; `relay(to, text)` sends a note.
+/// a mortal, so the pings die in its mailbox; `relay(to, text)` sends a note;
+/// `shout(port)` emits a ping on `port` and answers how many it reached.
 class probe : public amber::component<probe_state> {
 public:
   static constexpr const char* type_name = "test.probe";
@@ -172,6 +174,9 @@ public:
       },
       [this](relay_atom, const std::string& to, const std::string& text) {
         send_to(to, test::note_atom::value, text);
+      },
+      [this](shout_atom, const std::string& port) {
+        return static_cast<int64_t>(emit(port, ping_atom::value));
       },
     };
   }
