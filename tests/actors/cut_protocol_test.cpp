@@ -73,11 +73,16 @@ std::set<std::string> names_in(const loaded_snapshot& snap) {
 // 40 before its part of the cut and sends the deposit to a component that
 // is not a member of the cut. On 974197b the newcomer was not part of the
 // cut and the deposit, stamped before the cut, was recorded nowhere: the
-// snapshot lost 40. de65bd0 makes "a" cut before it reaches a receiver
-// born later (component_host::prepare_send -> catch_up), but that cut is
-// taken inside the withdraw handler, after the debit: the snapshot holds
-// a's balance 60 and the deposit is stamped after the cut.
-// FAILS on de65bd0 (may_fail): see the report of issue 7's test branch.
+// snapshot lost 40.
+// FAILS on de65bd0 (may_fail), the same way: "a" cuts before it reaches a
+// receiver born later (component_host::prepare_send -> catch_up), but that
+// cut is taken *inside* the withdraw handler, after the debit: the snapshot
+// holds a's balance 60, counts the withdrawal as received before the cut,
+// and the deposit is stamped after it (and goes to a non-member anyway).
+// A cut must fall between two handlers. Cutting at the start of any
+// handler once node_core::current_epoch() > epoch_ (a legal Lai-Yang
+// snapshot point) closes this interleaving; a cut that opens while the
+// handler already runs still needs another answer (e.g. abort that cut).
 TEST_CASE("an account spawned from outside during a cut does not lose money sent to it"
           * doctest::may_fail()) {
   auto db = fresh_store();
