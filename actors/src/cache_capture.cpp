@@ -127,10 +127,17 @@ void try_finish(self_ptr self, uint64_t epoch) {
     members->push_back(std::move(m));
   }
   close_rounds_through(st, epoch);
+  // Members that exited are forgotten only now: one that reported
+  // "unchanged" before it exited needed its blob until this cut completed.
+  // No later cut has them.
+  std::set<uint32_t> exited(st.exited.begin(), st.exited.end());
+  for (auto id : exited)
+    st.last.erase(id);
+  st.exited.clear();
   // The changed members (and their runtime records), for reuse by later cuts.
   auto changed = std::make_shared<std::vector<std::pair<uint32_t, std::string>>>();
   for (auto& m : *members)
-    if (m.changed)
+    if (m.changed && exited.count(m.info->id) == 0)
       changed->emplace_back(m.info->id, m.runtime);
   auto job = std::make_shared<const capture_job>(
     [members] { return build_cache(*members); });
@@ -188,7 +195,7 @@ caf::behavior cache_capture(self_ptr self) {
     },
     [self](stop_atom, exit_report_ptr& x) {
       auto& st = self->state;
-      st.last.erase(x->id);
+      st.exited.push_back(x->id); // Its blob may still be reused by a running cut.
       st.exits.by_seq.emplace(x->removal_seq, x);
       for (auto& [epoch, r] : st.rounds)
         if (r.ctx)

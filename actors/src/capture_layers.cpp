@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
 
 #include "amber/checkpoint/layers.hpp"
 #include "amber/checkpoint/serial.hpp"
@@ -78,19 +79,27 @@ caf::behavior simple_capture(caf::event_based_actor*, layer_kind kind) {
 
 } // namespace
 
-caf::actor spawn_capture_worker(caf::actor_system& sys) {
-  return sys.spawn<caf::detached>(
-    [](caf::event_based_actor*, int) -> caf::behavior {
-      return {
-        [](work_atom, capture_job_ptr job) -> caf::result<capture_result_ptr> {
-          auto r = (*job)();
-          if (!r)
-            return to_caf_error(r.error());
-          return capture_result_ptr{std::make_shared<capture_result>(std::move(*r))};
-        },
-      };
+namespace {
+
+caf::behavior capture_worker(caf::event_based_actor*, int) {
+  return {
+    [](work_atom, capture_job_ptr job) -> caf::result<capture_result_ptr> {
+      auto r = (*job)();
+      if (!r)
+        return to_caf_error(r.error());
+      return capture_result_ptr{std::make_shared<capture_result>(std::move(*r))};
     },
-    0);
+  };
+}
+
+} // namespace
+
+caf::actor spawn_capture_worker(caf::actor_system& sys) {
+  // Scheduled on CAF's deterministic test_coordinator, like the coordinator
+  // (see spawn_coordinator).
+  if (!sys.scheduler().detaches_utility_actors())
+    return sys.spawn(capture_worker, 0);
+  return sys.spawn<caf::detached>(capture_worker, 0);
 }
 
 caf::actor spawn_capture(caf::actor_system& sys, layer_kind kind) {

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "amber/checkpoint/snapshot.hpp"
@@ -263,6 +264,13 @@ caf::behavior coordinator(coordinator_actor* self, node* n, std::shared_ptr<stor
 } // namespace
 
 caf::actor spawn_coordinator(node& n, std::shared_ptr<store> s, checkpoint_options opts) {
+  // Detached, as CAF does with its own utility actors, except on CAF's
+  // deterministic test_coordinator (scheduler.policy = testing), which
+  // detaches no utility actor: there a thread of its own would race the
+  // test's single-threaded job queue, and tests step the coordinator
+  // together with the components.
+  if (!n.system().scheduler().detaches_utility_actors())
+    return n.system().spawn(coordinator, &n, std::move(s), std::move(opts));
   return n.system().spawn<caf::detached>(coordinator, &n, std::move(s), std::move(opts));
 }
 

@@ -56,6 +56,9 @@ struct cache_capture_state {
     std::string runtime;
   };
   std::unordered_map<uint32_t, stored> last;
+  /// Members that exited, dropped from `last` when the next cut completes
+  /// (a cut still running may reuse the blob of one that reported first).
+  std::vector<uint32_t> exited;
 };
 
 caf::behavior cache_capture(caf::stateful_actor<cache_capture_state>* self);

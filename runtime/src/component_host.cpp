@@ -429,10 +429,14 @@ bool component_host::watch(const std::string& name) {
   touch();
   auto e = core_->find(name);
   if (!e) {
-    // Gone already: tell the component as if it had just exited.
-    auto msg = caf::make_message(component_down{0, name});
-    if (has_behavior())
-      bhvr_stack().back()(msg);
+    // Gone already: tell the component as if it had just exited, through
+    // the mailbox (like fail_later): never inside the handler that called
+    // monitor(), and never before the component's handlers are in place (a
+    // restored monitor is renewed from the release handler, and
+    // make_behavior may call monitor() before it returns its handlers).
+    enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {},
+                                      component_down{0, name}),
+            context());
     return false;
   }
   auto addr = e->handle.address();
