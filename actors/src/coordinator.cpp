@@ -32,6 +32,7 @@ struct round {
   clock_type::time_point start = clock_type::now();
   /// Who asked; empty for a periodic checkpoint.
   std::function<void(const result<checkpoint_report>&)> reply;
+  int retries_left = 2; ///< For a spoiled cut (see node_core::spoil).
 };
 
 struct coordinator_state {
@@ -98,7 +99,7 @@ public:
     : self_(self), node_(n), store_(std::move(s)), opts_(std::move(opts)) {}
 
   /// Starts a checkpoint; `reply` hears how it ended (also on refusal).
-  void begin(std::function<void(const result<checkpoint_report>&)> reply) {
+  void begin(std::function<void(const result<checkpoint_report>&)> reply, int retries = 2) {
     auto& st = self_->state;
     if (st.busy) {
       reply(status(errc::busy, "a checkpoint of node '" + node_->name() + "' is already running"));
@@ -106,6 +107,7 @@ public:
     }
     auto r = std::make_shared<round>();
     r->reply = std::move(reply);
+    r->retries_left = retries;
     r->parent = node_->last_snapshot();
     auto claim = node_->expected_head();
     if (!claim.known) {
@@ -176,6 +178,23 @@ private:
     if (--r->pending > 0)
       return;
     auto captured = clock_type::now();
+    if (node_->core().spoiled() >= r->ctx->epoch()) {
+      auto why = status(errc::aborted,
+                        "cut " + std::to_string(r->ctx->epoch()) + " of node '" + node_->name()
+                          + "' was spoiled: a handler running when it opened sent a message "
+                            "to a component born after it; nothing was committed");
+      if (r->retries_left > 0) {
+        // Rare (it takes a spawn and a send inside one handler's run while
+        // the cut opens): take the next cut instead, for the same caller.
+        auto reply = r->reply;
+        auto retries = r->retries_left - 1;
+        end(r, why, /*tell=*/false);
+        begin(std::move(reply), retries);
+        return;
+      }
+      end(r, why);
+      return;
+    }
     auto id = commit(*node_, *store_, *r);
     if (!id) {
       end(r, id.error());
@@ -202,7 +221,8 @@ private:
     end(r, rep);
   }
 
-  void end(const std::shared_ptr<round>& r, const result<checkpoint_report>& outcome) {
+  void end(const std::shared_ptr<round>& r, const result<checkpoint_report>& outcome,
+           bool tell = true) {
     if (r->done)
       return;
     r->done = true;
@@ -214,6 +234,8 @@ private:
         self_->send(cap, abort_atom::value, r->ctx->epoch());
       node_->core().bump_generation();
     }
+    if (!tell)
+      return;
     if (opts_.on_checkpoint)
       opts_.on_checkpoint(outcome);
     r->reply(outcome);

@@ -45,8 +45,15 @@ caf::behavior account::make_behavior() {
       }
       s.balance -= amount;
       ++s.sent;
-      if (emit("clearing", transfer_atom::value, amount, to, driver) == 0)
-        send_to(to, deposit_atom::value, amount, driver);
+      if (emit("clearing", transfer_atom::value, amount, to, driver) > 0
+          || send_to(to, deposit_atom::value, amount, driver))
+        return;
+      // No such account (any more): nothing was sent, so the money stays.
+      s.balance += amount;
+      --s.sent;
+      ++s.rejected;
+      if (driver != 0)
+        send_to(driver, settled_atom::value);
     },
     [this](deposit_atom, int64_t amount, uint32_t driver) {
       state().balance += amount;

@@ -119,6 +119,13 @@ void component_host::restore_record() {
 caf::invoke_message_result component_host::consume(caf::mailbox_element& x) {
   if (held_)
     return caf::event_based_actor::consume(x);
+  // A cut is taken between two handlers, never inside one: once a cut has
+  // opened, the next message of any kind finds this component's state as it
+  // was before it (a legal Lai-Yang snapshot point: before any message from
+  // after the cut is processed).
+  auto current = core_->current_epoch();
+  if (current > epoch_)
+    take_cut(current);
   if (detail::is_stamped(x)) {
     on_stamped(static_cast<detail::stamped_element_base&>(x));
     return caf::invoke_message_result::consumed;
@@ -307,13 +314,19 @@ const std::vector<uint32_t>& component_host::wired(const std::string& port) {
     ports_.erase(i);
   }
   port_cache cache;
-  for (auto& name : core_->targets(entry_->info->name, port)) {
+  auto targets = core_->targets(entry_->info->name, port);
+  for (auto& name : targets) {
     if (auto id = id_of(name)) {
       cache.ids.push_back(*id);
       cache.entries.push_back(names_.at(name));
     }
   }
-  return ports_.emplace(port, std::move(cache)).first->second.ids;
+  if (cache.ids.size() == targets.size())
+    return ports_.emplace(port, std::move(cache)).first->second.ids;
+  // A target is missing (exited, not yet spawned again): look again next
+  // time instead of caching its absence.
+  unresolved_ = std::move(cache.ids);
+  return unresolved_;
 }
 
 send_result component_host::prepare_send(uint32_t to, stamp_kind kind, uint64_t ref,
@@ -321,8 +334,12 @@ send_result component_host::prepare_send(uint32_t to, stamp_kind kind, uint64_t 
   auto i = peers_.find(to);
   if (i == peers_.end()) {
     auto e = core_->find(to);
-    if (!e)
-      return unknown_receiver();
+    if (!e) {
+      if (!core_->was_issued(to))
+        return unknown_receiver();
+      core_->count_undeliverable();
+      return {send_result::gone}; // Ids are never reused: it has exited.
+    }
     i = peers_.emplace(to, peer{std::move(e), 0}).first;
   }
   auto& p = i->second;
@@ -331,9 +348,13 @@ send_result component_host::prepare_send(uint32_t to, stamp_kind kind, uint64_t 
     core_->count_undeliverable();
     return {send_result::gone};
   }
-  // Never send a message stamped before a cut the receiver is not part of.
+  // A message stamped before a cut must go to a member of that cut. Handlers
+  // start in the current epoch (consume), so this only happens when a cut
+  // opened while this handler ran and the receiver was born after that: the
+  // cut cannot be taken in the middle of a handler, so that cut is spoiled
+  // (the coordinator aborts it; the next one succeeds).
   if (p.entry->born_in > epoch_ + 1)
-    catch_up();
+    core_->spoil(epoch_ + 1);
   ++p.sent;
   entry_->counters.sent.store(++sent_, std::memory_order_relaxed);
   t.receiver = caf::actor_cast<caf::abstract_actor*>(p.entry->handle);
@@ -485,12 +506,6 @@ void component_host::apply_pending_mode() {
 }
 
 // -- cuts -----------------------------------------------------------------------
-
-void component_host::catch_up() {
-  auto current = core_->current_epoch();
-  if (current > epoch_)
-    take_cut(current);
-}
 
 void component_host::take_cut(uint64_t epoch) {
   if (epoch <= epoch_ || !started_)

@@ -89,7 +89,6 @@ private:
   void on_down(const caf::down_msg& dm);
   void reply(uint32_t to, stamp_kind kind, uint64_t ref, caf::message msg);
   void apply_pending_mode();
-  void catch_up();
   void take_cut(uint64_t epoch);
   std::string encode_record();
   sent_counts counts() const;
@@ -128,6 +127,7 @@ private:
     std::vector<entry_ptr> entries; ///< To notice a target that exited.
   };
   std::unordered_map<std::string, port_cache> ports_;
+  std::vector<uint32_t> unresolved_; ///< A port's targets while one is missing.
   uint64_t wiring_version_ = 0;
 };
 

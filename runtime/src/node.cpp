@@ -334,6 +334,9 @@ void node::adopt_graph(const graph_def& graph) {
 void node::set_next_instance_id(uint32_t id) {
   std::lock_guard<std::mutex> guard(mutex_);
   next_id_ = std::max(next_id_, id);
+  // Ids below were given out by an earlier incarnation: gone, not unknown.
+  if (id > 1)
+    core_->note_issued(id - 1);
 }
 
 } // namespace amber

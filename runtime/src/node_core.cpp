@@ -16,6 +16,7 @@ bool node_core::add(const entry_ptr& e) {
   if (by_id_.count(info.id) > 0 || by_name_.count(info.name) > 0)
     return false;
   by_id_.emplace(info.id, e);
+  note_issued(info.id);
   by_name_.emplace(info.name, info.id);
   return true;
 }
@@ -148,6 +149,20 @@ bool node_core::has_graph(const std::string& name) const {
     if (g.name == name)
       return true;
   return false;
+}
+
+void node_core::note_issued(uint32_t id) {
+  auto current = max_issued_.load(std::memory_order_relaxed);
+  while (id > current
+         && !max_issued_.compare_exchange_weak(current, id, std::memory_order_acq_rel)) {
+  }
+}
+
+void node_core::spoil(uint64_t epoch) {
+  auto current = spoiled_.load(std::memory_order_relaxed);
+  while (epoch > current
+         && !spoiled_.compare_exchange_weak(current, epoch, std::memory_order_acq_rel)) {
+  }
 }
 
 void node_core::add_injected(uint32_t receiver, uint64_t n) {

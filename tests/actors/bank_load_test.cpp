@@ -4,6 +4,7 @@
 #include <random>
 #include <thread>
 
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <doctest/doctest.h>
 
@@ -126,6 +127,13 @@ TEST_CASE("a component that dies mid-cut is retired at once and the cut complete
   // dies mid-cut, and its part never arrives. Its exit retires it from the
   // cut at once instead of stalling the checkpoint until the timeout.
   caf::anon_send(victim->handle, test::arm_atom::value);
+  {
+    // Armed before the cut opens (a request behind the arm proves it);
+    // otherwise the victim could take its part at the start of the arm.
+    caf::scoped_actor self{n->system()};
+    self->request(victim->handle, 5s, test::get_atom::value)
+      .receive([](int64_t) {}, [](caf::error&) { FAIL("the victim did not answer"); });
+  }
   auto started = std::chrono::steady_clock::now();
   auto id = cp.checkpoint();
   auto took = std::chrono::steady_clock::now() - started;

@@ -77,17 +77,19 @@ TEST_CASE("a request and response straddling a cut conserve the money and resume
   stepped_checkpoint cut(*n, *n.cp);
   std::string in_flight_kind;
 
+  // A component takes its part in a cut at the start of its first handler
+  // after the cut opened: what it receives then, sent before, was in flight.
   SUBCASE("the response is in flight") {
     tell(*n, "t", borrow_atom::value, std::string("v"), int64_t{40});
     REQUIRE(test::step(*n, n->find("t")->handle)); // v: [lend]
-    cut.open();                                    // v: [lend, marker], t: [marker]
-    REQUIRE(test::step(*n, n->find("v")->handle)); // t: [marker, response]
+    REQUIRE(test::step(*n, n->find("v")->handle)); // t: [response]
+    cut.open();                                    // t: [response, marker]
     in_flight_kind = "response";
   }
   SUBCASE("the request is in flight") {
     tell(*n, "t", borrow_atom::value, std::string("v"), int64_t{40});
-    cut.open();                                    // t: [borrow, marker], v: [marker]
-    REQUIRE(test::step(*n, n->find("t")->handle)); // v: [marker, lend]
+    REQUIRE(test::step(*n, n->find("t")->handle)); // v: [lend]
+    cut.open();                                    // v: [lend, marker]
     in_flight_kind = "request";
   }
   auto id = cut.finish();
@@ -111,10 +113,10 @@ TEST_CASE("a request and response straddling a cut conserve the money and resume
   CHECK(m->wait_quiet(std::chrono::seconds(1)));
 }
 
-// "t" asks "x" while x is exiting: the cut has t's pending request, not x
-// (it exited before its part of the cut, the request dying in its mailbox).
-// The restored request fails into its error continuation instead of
-// waiting forever.
+// "t" asks "x" just before x exits (the request dies in x's mailbox and
+// fails t, through t's mailbox); the cut opens before t hears it: the
+// snapshot has t's pending request, not x. The restored request fails into
+// its error continuation instead of waiting forever.
 TEST_CASE("a restored request whose target is not in the snapshot fails into its continuation") {
   auto db = std::make_shared<memory_store>();
   stepped_node n(make_registry(), "lending");
@@ -123,9 +125,10 @@ TEST_CASE("a restored request whose target is not in the snapshot fails into its
   n.checkpoint_to(db);
   tell(*n, "x", quit_atom::value);
   tell(*n, "t", borrow_atom::value, std::string("x"), int64_t{1});
+  REQUIRE(test::step(*n, n->find("t")->handle)); // x: [quit, lend]
+  REQUIRE(test::step(*n, n->find("x")->handle)); // x exits; t: [failure]
   stepped_checkpoint cut(*n, *n.cp);
-  cut.open();                                    // x: [quit, marker], t: [borrow, marker]
-  REQUIRE(test::step(*n, n->find("t")->handle)); // x: [quit, marker, lend]
+  cut.open(); // t: [failure, marker]
   auto id = cut.finish();
   REQUIRE_MESSAGE(id.ok(), id.error().to_string());
   CHECK(ask<std::string>(*n, "t", log_atom::value).find("refused: the component asked exited")
@@ -140,25 +143,20 @@ TEST_CASE("a restored request whose target is not in the snapshot fails into its
   CHECK(log.find("is not part of the restored node") != std::string::npos);
 }
 
-// "t" asks a component that does not exist just before its part of a cut:
-// request_to fails it through t's own mailbox (fail_later), behind the cut
-// marker, so the failure reaches the error continuation after t's
-// snapshot. The restored t must run that continuation too.
-// FAILS on de65bd0 (may_fail): the pending failure is kept in
-// component_host::requests_ with an empty reply key, which encode_record
-// leaves out of the runtime record, and the fail_atom message itself is
-// not stamped, so no cut records it: the restored component never hears
-// that its request failed, while the live one did.
-TEST_CASE("a request refused just before a cut still fails into its continuation after restore"
-          * doctest::may_fail()) {
+// "t" asks a component that does not exist just before a cut opens:
+// request_to fails it through t's own mailbox (fail_later), so the failure
+// reaches the error continuation after t's snapshot. The restored t must run
+// that continuation too. Failed on de65bd0: the pending failure was left
+// out of the runtime record; now it stays there until delivered.
+TEST_CASE("a request refused just before a cut still fails into its continuation after restore") {
   auto db = std::make_shared<memory_store>();
   stepped_node n(make_registry(), "lending");
   spawn(n, "test.purse", "t");
   n.checkpoint_to(db);
   tell(*n, "t", borrow_atom::value, std::string("nobody"), int64_t{1});
+  REQUIRE(test::step(*n, n->find("t")->handle)); // t: [fail]
   stepped_checkpoint cut(*n, *n.cp);
-  cut.open();                                    // t: [borrow, marker]
-  REQUIRE(test::step(*n, n->find("t")->handle)); // t: [marker, fail] -> cut, then fail
+  cut.open(); // t: [fail, marker] -> cut, then fail
   auto id = cut.finish();
   REQUIRE_MESSAGE(id.ok(), id.error().to_string());
   auto refused = "refused: no component is named 'nobody'";
@@ -251,9 +249,9 @@ TEST_CASE("a restored monitor of a component that is gone reports it at once") {
   CHECK(ask<bool>(*n, "w", watch_atom::value, std::string("x")));
   auto x = n->find("x")->id;
   tell(*n, "x", quit_atom::value);
+  REQUIRE(test::step(*n, n->find("x")->handle)); // x exits; w: [down]
   stepped_checkpoint cut(*n, *n.cp);
-  cut.open();                                    // x: [quit, marker], w: [marker]
-  REQUIRE(test::step(*n, n->find("x")->handle)); // w: [marker, down]
+  cut.open(); // w: [down, marker]: w cuts before it hears of the exit
   auto id = cut.finish();
   REQUIRE_MESSAGE(id.ok(), id.error().to_string());
   auto before = "down:x:" + std::to_string(x);

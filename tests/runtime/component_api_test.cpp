@@ -76,12 +76,9 @@ TEST_CASE("a name reused after an exit reaches the new component and the old id 
 
 // Issue 7, bug 2, through a wire: wires name their target, so after "x"
 // exits and a new "x" takes the name, emit reaches the new one.
-// FAILS on de65bd0 (may_fail): component_host::wired caches the port's
-// target ids until the node's wiring_version changes, and an exit or a
-// spawn does not change it: emit keeps resolving to the exited id, which
-// prepare_send refuses as gone (emit reaches no one, counted undeliverable).
-TEST_CASE("a wire to a name reused after an exit reaches the new component"
-          * doctest::may_fail()) {
+// Failed on de65bd0: component_host::wired cached the port's target ids
+// until the wiring changed; it now re-resolves a port when a target exited.
+TEST_CASE("a wire to a name reused after an exit reaches the new component") {
   stepped n("wires");
   n.spawn("test.probe", "probe");
   n.spawn("test.mortal", "x");
@@ -99,15 +96,10 @@ TEST_CASE("a wire to a name reused after an exit reaches the new component"
   CHECK(ask<int64_t>(*n, "x", test::get_atom::value) == 1);
 }
 
-// The same, for a sender that never talked to the old component. FAILS on
-// de65bd0 (may_fail): prepare_send answers `unknown`, because
-// node_core::remove erases the exited id from the directory and only a
-// sender that cached the entry (component_host::peers_) still sees
-// alive == false. Whether a send reports gone or unknown thus depends on
-// the sender's history. The id was issued and its component exited, so
-// send_result's own definition says `gone`.
-TEST_CASE("an id whose component exited is gone even to a sender that never used it"
-          * doctest::may_fail()) {
+// The same, for a sender that never talked to the old component. Failed on
+// de65bd0 (it said `unknown`): ids are never reused within a node, so the
+// directory knows every id it ever gave out (node_core::was_issued).
+TEST_CASE("an id whose component exited is gone even to a sender that never used it") {
   stepped n("names");
   auto old_x = n.spawn("test.mortal", "x");
   tell(*n, "x", quit_atom::value);

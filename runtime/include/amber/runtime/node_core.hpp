@@ -15,9 +15,13 @@
 //  - spawned by a component whose epoch is e: e + 1. When a cut e + 1 is
 //    already open, the child *joins* it: it snapshots its initial state at
 //    birth, and its parent names it in its own cut report (a "joiner").
-// A component never sends a message stamped with an epoch older than
-// `born_in - 1` of its receiver: it cuts first (see component_host). So every
-// message sent before a cut goes to a component that is part of that cut.
+// A component takes its part in a cut at the start of its first handler
+// after the cut opened (or on the marker), so its handlers run in the
+// current epoch and a message it sends is stamped with an epoch at least
+// `born_in - 1` of any receiver: every message sent before a cut goes to a
+// component that is part of that cut. The one exception — a cut that opens
+// while a handler runs, and a receiver born after that, reached in the same
+// handler — spoils that cut (`spoil`): it is aborted, never committed.
 //
 // Thread-safety: the directory is guarded by a shared mutex (many readers:
 // components resolving names; rare writers: spawns, exits). `cut_mutex` is
@@ -138,6 +142,13 @@ public:
   /// Empties the directory. REQUIRES: every component has exited.
   void clear();
 
+  /// Ids are never reused within a node: true when `id` was given to a
+  /// component at some point (so a component it no longer finds has exited).
+  bool was_issued(uint32_t id) const {
+    return id != 0 && id <= max_issued_.load(std::memory_order_acquire);
+  }
+  void note_issued(uint32_t id);
+
   entry_ptr find(std::string_view name) const;
   entry_ptr find(uint32_t id) const;
   /// All components, sorted by id.
@@ -168,6 +179,13 @@ public:
 
   /// The epoch of the latest cut begun.
   uint64_t current_epoch() const { return current_epoch_.load(std::memory_order_acquire); }
+
+  /// A component sent a message stamped before cut `epoch` to a component
+  /// born after it opened (possible only when the cut opened while the
+  /// sender's handler ran): that cut cannot be consistent and is aborted.
+  void spoil(uint64_t epoch);
+  /// The latest spoiled epoch (0: none).
+  uint64_t spoiled() const { return spoiled_.load(std::memory_order_acquire); }
 
   /// Opens the next epoch and lists what the cut needs, atomically with
   /// respect to spawns, installs and exits.
@@ -227,7 +245,11 @@ private:
   uint64_t removals_ = 0;                               // guarded by mutex_
   totals retired_totals_;                               // guarded by mutex_
   uint64_t injected_total_ = 0;                         // guarded by mutex_
-  std::atomic<uint64_t> current_epoch_{0};
+  // Read at the start of every handler by every component: on a cache line
+  // nothing writes but the start of a cut.
+  alignas(64) std::atomic<uint64_t> current_epoch_{0};
+  alignas(64) std::atomic<uint64_t> spoiled_{0};
+  std::atomic<uint32_t> max_issued_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> wiring_version_{1};
