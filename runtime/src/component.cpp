@@ -120,6 +120,11 @@ send_result component_base::prepare_send(uint32_t to, stamp_kind kind, uint64_t 
   return host_->prepare_send(to, kind, ref, t);
 }
 
+send_result component_base::prepare_send_named(const std::string& to,
+                                               detail::send_ticket& t) {
+  return host_->prepare_send_named(to, t);
+}
+
 send_result component_base::prepare_request(uint32_t to, const std::string& reply_key,
                                              const std::string& error_key,
                                              detail::send_ticket& t) {

@@ -1,6 +1,7 @@
 #include "component_host.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/detail/invoke_result_visitor.hpp>
 #include <caf/send.hpp>
 
 #include "amber/runtime/atoms.hpp"
@@ -211,12 +212,26 @@ void component_host::on_stamped(detail::stamped_element_base& x) {
   apply_pending_mode();
 }
 
+namespace {
+
+// A plain message's handler result goes nowhere: no message is built for it.
+class discard_result final : public caf::detail::invoke_result_visitor {
+public:
+  void operator()() override {}
+  void operator()(caf::error&) override {}
+  void operator()(caf::message&) override {}
+  void operator()(const caf::none_t&) override {}
+};
+
+} // namespace
+
 void component_host::dispatch(caf::type_erased_tuple& xs) {
   if (!has_behavior())
     return;
   // No copy of the behavior: a become() inside the handler is deferred
   // until it returns (apply_pending_mode), so this one stays alive.
-  bhvr_stack().back()(xs);
+  discard_result ignore;
+  bhvr_stack().back()(ignore, xs);
 }
 
 void component_host::answer(const stamp& st, caf::type_erased_tuple& xs) {
@@ -342,7 +357,26 @@ send_result component_host::prepare_send(uint32_t to, stamp_kind kind, uint64_t 
     }
     i = peers_.emplace(to, peer{std::move(e), 0}).first;
   }
-  auto& p = i->second;
+  return prepare_send_to(i->second, kind, ref, t);
+}
+
+send_result component_host::prepare_send_named(const std::string& name, detail::send_ticket& t) {
+  // One lookup by name on the hot path: the name's peer, while it lives.
+  auto i = named_.find(name);
+  if (i == named_.end() || !i->second->entry->alive.load(std::memory_order_acquire)) {
+    auto id = id_of(name);
+    if (!id)
+      return unknown_receiver();
+    auto p = peers_.find(*id);
+    if (p == peers_.end())
+      p = peers_.emplace(*id, peer{names_.at(name), 0}).first;
+    i = named_.insert_or_assign(name, &p->second).first;
+  }
+  return prepare_send_to(*i->second, stamp_kind::message, 0, t);
+}
+
+send_result component_host::prepare_send_to(peer& p, stamp_kind kind, uint64_t ref,
+                                            detail::send_ticket& t) {
   if (!p.entry->alive.load(std::memory_order_acquire)) {
     // Keep the count: the receiver's exit already retired what it got.
     core_->count_undeliverable();
@@ -360,7 +394,7 @@ send_result component_host::prepare_send(uint32_t to, stamp_kind kind, uint64_t 
   t.receiver = caf::actor_cast<caf::abstract_actor*>(p.entry->handle);
   t.self = ctrl();
   t.context = context();
-  t.st = {epoch_, ref, entry_->info->id, to, kind, false};
+  t.st = {epoch_, ref, entry_->info->id, p.entry->info->id, kind, false};
   return {send_result::sent};
 }
 
@@ -603,6 +637,7 @@ void component_host::on_exit() {
   // CAF does not destroy a class-based actor's members when it exits: drop
   // our handles to other components now, or the cycles between them keep
   // every actor and the node alive.
+  named_.clear();
   peers_.clear();
   names_.clear();
   ports_.clear();

@@ -40,6 +40,7 @@ public:
   // -- for component_base ---------------------------------------------------------
 
   send_result prepare_send(uint32_t to, stamp_kind kind, uint64_t ref, detail::send_ticket& t);
+  send_result prepare_send_named(const std::string& name, detail::send_ticket& t);
   send_result prepare_request(uint32_t to, const std::string& reply_key,
                               const std::string& error_key, detail::send_ticket& t);
   send_result unknown_receiver();
@@ -77,6 +78,8 @@ private:
     caf::actor_addr addr;
   };
 
+  send_result prepare_send_to(peer& p, stamp_kind kind, uint64_t ref,
+                              detail::send_ticket& t);
   void start_user_code();
   void restore_record();
   void on_stamped(detail::stamped_element_base& x);
@@ -122,6 +125,8 @@ private:
   std::vector<component_info_ptr> joiners_; ///< Spawned into an open cut.
   std::unordered_map<uint32_t, peer> peers_;
   std::unordered_map<std::string, entry_ptr> names_;
+  /// Name -> its peer (nodes of peers_ never move): send_to(name) looks up once.
+  std::unordered_map<std::string, peer*> named_;
   struct port_cache {
     std::vector<uint32_t> ids;
     std::vector<entry_ptr> entries; ///< To notice a target that exited.

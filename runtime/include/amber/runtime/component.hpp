@@ -166,10 +166,11 @@ protected:
   /// component took the name after the previous one exited).
   template <class... Ts>
   send_result send_to(const std::string& to, Ts&&... xs) {
-    auto id = id_of(to);
-    if (!id)
-      return unknown_receiver();
-    return send_to(*id, std::forward<Ts>(xs)...);
+    detail::send_ticket t;
+    auto r = prepare_send_named(to, t);
+    if (r)
+      detail::enqueue(t, detail::make_stamped(std::move(t.self), t.st, std::forward<Ts>(xs)...));
+    return r;
   }
 
   /// Sends `xs...` along every wire from this component's output `port`.
@@ -254,6 +255,7 @@ private:
   friend class component_host;
 
   send_result prepare_send(uint32_t to, stamp_kind kind, uint64_t ref, detail::send_ticket& t);
+  send_result prepare_send_named(const std::string& to, detail::send_ticket& t);
   send_result prepare_request(uint32_t to, const std::string& reply_key,
                               const std::string& error_key, detail::send_ticket& t);
   send_result unknown_receiver();
