@@ -286,7 +286,16 @@ int main(int argc, char** argv) {
                 med(fs, &figures::rss_after2),
                 fs.back().ckpt_ok && fs.back().restore_ok ? "" : "  (FAILED, see above)");
   }
+  bool failed = false;
+  for (auto& entry : all)
+    failed = failed || !entry.second.back().ckpt_ok || !entry.second.back().restore_ok;
   auto& [count, fs] = all.back();
+  if (!fs.back().ckpt_ok || !fs.back().restore_ok) {
+    std::printf("N=%lld: FAILED (%s; see above); stop of the node %.3f s\n",
+                static_cast<long long>(count),
+                fs.back().ckpt_ok ? "restore failed" : "a checkpoint failed", fs.back().stop);
+    return 1;
+  }
   double raw = med(fs, &figures::raw), c1 = med(fs, &figures::ckpt1);
   std::printf("N=%lld: checkpoint %.3f s = %.1fx raw (%.3f s), unchanged %.3f s; restore %.3f s "
               "(ready %.3f s); stop %.3f s; RSS +%.0f MiB after checkpoint 1 "
@@ -295,5 +304,5 @@ int main(int argc, char** argv) {
               med(fs, &figures::restore), med(fs, &figures::ready),
               med(fs, &figures::stop_restored),
               med(fs, &figures::rss_after1) - med(fs, &figures::rss_before1));
-  return 0;
+  return failed ? 1 : 0;
 }
