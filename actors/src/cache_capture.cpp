@@ -168,9 +168,7 @@ caf::behavior cache_capture(self_ptr self) {
     [self](capture_atom, capture_context_ptr ctx) -> caf::result<capture_result_ptr> {
       auto& st = self->state;
       auto epoch = ctx->epoch();
-      auto& r = st.rounds[epoch];
-      r.ctx = ctx;
-      r.promise = self->make_response_promise();
+      auto& r = open_round(self, ctx);
       auto promise = r.promise;
       r.ledger.start(ctx->start.members, {}, {});
       for (auto& [id, rep] : r.reports)

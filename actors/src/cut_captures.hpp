@@ -84,6 +84,16 @@ struct trace_capture_state {
 
 caf::behavior trace_capture(caf::stateful_actor<trace_capture_state>* self);
 
+/// The coordinator's request for a cut: the round (components may have
+/// reported already) gets its context and the promise to answer.
+template <class State>
+typename State::round& open_round(caf::stateful_actor<State>* self, capture_context_ptr ctx) {
+  auto& r = self->state.rounds[ctx->epoch()];
+  r.ctx = std::move(ctx);
+  r.promise = self->make_response_promise();
+  return r;
+}
+
 /// Marks every round up to `epoch` finished or aborted, and forgets it:
 /// stragglers of those rounds are dropped from then on.
 template <class State>

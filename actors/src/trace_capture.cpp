@@ -130,9 +130,7 @@ caf::behavior trace_capture(self_ptr self) {
                                      capture_context_ptr ctx) -> caf::result<capture_result_ptr> {
       auto& st = self->state;
       auto epoch = ctx->epoch();
-      auto& r = st.rounds[epoch];
-      r.ctx = ctx;
-      r.promise = self->make_response_promise();
+      auto& r = open_round(self, ctx);
       auto promise = r.promise;
       r.ledger.start(ctx->start.members, ctx->start.retired_to, ctx->start.injected);
       auto& t = sums->by_epoch[epoch];

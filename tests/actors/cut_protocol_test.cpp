@@ -44,18 +44,10 @@ uint32_t spawn(stepped_node& n, const std::string& type, const std::string& name
 }
 
 stepped_node restore(store& db, const digest& id) {
-  restore_options opts;
-  opts.configure = test::testing_scheduler;
-  auto r = restore_node(db, id.to_hex(), make_registry(), opts);
-  REQUIRE_MESSAGE(r.ok(), r.error().to_string());
-  return stepped_node(std::move(*r));
+  return test::restore_stepped(db, id, make_registry());
 }
 
-loaded_snapshot load(store& db, const digest& id) {
-  auto snap = load_snapshot(db, id);
-  REQUIRE_MESSAGE(snap.ok(), snap.error().to_string());
-  return std::move(*snap);
-}
+using test::load;
 
 std::set<std::string> names_in(const loaded_snapshot& snap) {
   std::set<std::string> out;

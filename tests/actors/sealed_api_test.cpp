@@ -33,18 +33,10 @@ void spawn(stepped_node& n, const std::string& type, const std::string& name,
 }
 
 stepped_node restore(store& db, const digest& id) {
-  restore_options opts;
-  opts.configure = test::testing_scheduler;
-  auto r = restore_node(db, id.to_hex(), make_registry(), opts);
-  REQUIRE_MESSAGE(r.ok(), r.error().to_string());
-  return stepped_node(std::move(*r));
+  return test::restore_stepped(db, id, make_registry());
 }
 
-loaded_snapshot load(store& db, const digest& id) {
-  auto snap = load_snapshot(db, id);
-  REQUIRE_MESSAGE(snap.ok(), snap.error().to_string());
-  return std::move(*snap);
-}
+using test::load;
 
 // The runtime record of component `name` in a snapshot.
 runtime_record record_of(const loaded_snapshot& snap, const std::string& name) {

@@ -24,6 +24,8 @@
 #include <doctest/doctest.h>
 
 #include "amber/actors/checkpointer.hpp"
+#include "amber/actors/restore.hpp"
+#include "amber/checkpoint/snapshot.hpp"
 #include "amber/runtime/atoms.hpp"
 #include "amber/runtime/error.hpp"
 #include "support/stepping.hpp"
@@ -113,5 +115,21 @@ struct stepped_node {
     node.reset();
   }
 };
+
+/// Restores `id` onto the deterministic scheduler.
+inline stepped_node restore_stepped(amber::store& db, const amber::digest& id,
+                                    std::shared_ptr<const amber::registry> types) {
+  amber::restore_options opts;
+  opts.configure = testing_scheduler;
+  auto r = amber::restore_node(db, id.to_hex(), std::move(types), opts);
+  REQUIRE_MESSAGE(r.ok(), r.error().to_string());
+  return stepped_node(std::move(*r));
+}
+
+inline amber::loaded_snapshot load(amber::store& db, const amber::digest& id) {
+  auto snap = amber::load_snapshot(db, id);
+  REQUIRE_MESSAGE(snap.ok(), snap.error().to_string());
+  return std::move(*snap);
+}
 
 } // namespace test
