@@ -100,6 +100,10 @@ template <class State>
 void close_rounds_through(State& st, uint64_t epoch) {
   st.done_up_to = std::max(st.done_up_to, epoch);
   st.rounds.erase(st.rounds.begin(), st.rounds.upper_bound(epoch));
+  // An exit heard so far concerns at most the cut just closed: a component
+  // that exited before a later cut begins is not in that cut's member list.
+  if (st.rounds.empty())
+    st.exits.by_seq.clear();
 }
 
 } // namespace amber

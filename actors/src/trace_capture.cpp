@@ -26,12 +26,20 @@ result<capture_result> build_trace(caf::actor_system& sys,
   trace_layer layer;
   layer.pre_cut_sent = t.sent;
   layer.pre_cut_received = t.received;
-  // Grouped by receiver, in the order each receiver got them, which keeps
-  // every sender's order (sequence numbers restart with each incarnation;
-  // arrival order does not).
+  // Grouped by receiver, then by sender in channel order: a receiver's
+  // recordings arrive in the order it got them, but messages lost with an
+  // exited receiver reach us from two threads. The channel sequence wraps at
+  // 2^32 (compared as a difference); a restore's re-delivery has 0 and its
+  // messages keep their arrival order ahead of newer ones.
   std::stable_sort(flights.begin(), flights.end(),
                    [](const flight_report_ptr& a, const flight_report_ptr& b) {
-                     return a->receiver < b->receiver;
+                     if (a->receiver != b->receiver)
+                       return a->receiver < b->receiver;
+                     if (a->st.sender != b->st.sender)
+                       return a->st.sender < b->st.sender;
+                     if (a->st.seq == 0 || b->st.seq == 0)
+                       return a->st.seq == 0 && b->st.seq != 0;
+                     return static_cast<int32_t>(a->st.seq - b->st.seq) < 0;
                    });
   layer.messages.reserve(flights.size());
   uint32_t last_receiver = 0;

@@ -42,6 +42,11 @@ const char* component_host::name() const {
 
 void component_host::initialize() {
   caf::event_based_actor::initialize();
+  if (!entry_->alive.load(std::memory_order_acquire)) {
+    // Lost a race for its name: never part of the node.
+    quit(caf::exit_reason::user_shutdown);
+    return;
+  }
   set_down_handler([this](caf::down_msg& dm) { on_down(dm); });
   // Unexpected messages are dropped (requests get an error), never printed.
   set_default_handler(caf::drop);
@@ -143,6 +148,8 @@ caf::invoke_message_result component_host::consume(caf::mailbox_element& x) {
 
 bool component_host::on_control(caf::mailbox_element& x) {
   auto& xs = x.content();
+  if (xs.size() == 1 && xs.match_elements<start_atom>())
+    return true; // The wake-up after spawning: initialize() did the work.
   if (xs.size() == 1 && xs.match_elements<snapshot_atom>()) {
     // A tool asks for the encoded state (tests compare live and restored).
     if (x.sender && x.mid.is_request())
@@ -388,13 +395,13 @@ send_result component_host::prepare_send_to(peer& p, stamp_kind kind, uint64_t r
   // cut cannot be taken in the middle of a handler, so that cut is spoiled
   // (the coordinator aborts it; the next one succeeds).
   if (p.entry->born_in > epoch_ + 1)
-    core_->spoil(epoch_ + 1);
-  ++p.sent;
+    core_->spoil(p.entry->born_in - 1); // Every cut from ours to its birth.
+  auto seq = static_cast<uint32_t>(++p.sent);
   entry_->counters.sent.store(++sent_, std::memory_order_relaxed);
   t.receiver = caf::actor_cast<caf::abstract_actor*>(p.entry->handle);
   t.self = ctrl();
   t.context = context();
-  t.st = {epoch_, ref, entry_->info->id, p.entry->info->id, kind, false};
+  t.st = {epoch_, ref, entry_->info->id, p.entry->info->id, seq, kind, false};
   return {send_result::sent};
 }
 
@@ -628,7 +635,9 @@ void component_host::on_exit() {
   // Messages this component sent before it died are still counted by their
   // receivers: hand our counts to the node so later cuts balance, and tell
   // a running cut at once that we will not report.
-  if (core_->stopping()) {
+  if (!started_ && !entry_->alive.load(std::memory_order_acquire)) {
+    // Never joined the directory (lost a race for its name): nothing to retire.
+  } else if (core_->stopping()) {
     // The node is going down: no later cut needs our counts.
     entry_->alive.store(false, std::memory_order_release);
   } else {
@@ -644,6 +653,10 @@ void component_host::on_exit() {
   monitors_.clear();
   timers_.clear();
   initial_behavior_ = caf::behavior{};
+  // Our directory entry holds our handle: keeping the entry would keep us
+  // alive for ever. Others (the directory until it forgets us, senders'
+  // caches) still hold it; nothing of ours touches it after this.
+  entry_.reset();
   caf::event_based_actor::on_exit();
 }
 

@@ -7,6 +7,7 @@
 #include <caf/send.hpp>
 
 #include "amber/runtime/envelope.hpp"
+#include "amber/runtime/atoms.hpp"
 #include "amber/runtime/error.hpp"
 #include "component_host.hpp"
 
@@ -131,17 +132,20 @@ result<entry_ptr> node::spawn_locked(spawn_args args) {
   e->joiner = e->born_in <= current;
   component_init init{core_, e, std::move(args.state), std::move(args.runtime), args.held,
                       epoch};
-  // A held component does nothing until released: spawn it lazily, so it is
-  // scheduled once (at release), not twice.
-  if (args.held)
-    e->handle = system_->spawn<component_host, caf::lazy_init>(std::move(init), type->make);
-  else
-    e->handle = system_->spawn<component_host>(std::move(init), type->make);
+  // Spawned lazily: it runs nothing (not make_behavior, not a stop()) until
+  // it is in the directory, so its first sends are counted and its exit
+  // finds it there. A held component (restore) waits for its release; any
+  // other is woken now.
+  bool held = args.held;
+  e->handle = system_->spawn<component_host, caf::lazy_init>(std::move(init), type->make);
   if (!core_->add(e)) {
-    // Another spawn took the name (or id) meanwhile.
+    // Another spawn took the name (or id) meanwhile: this one never runs.
+    e->alive.store(false, std::memory_order_release);
     caf::anon_send_exit(e->handle, caf::exit_reason::user_shutdown);
     return status::invalid_argument("component name '" + e->info->name + "' is taken");
   }
+  if (!held)
+    caf::anon_send(e->handle, start_atom::value);
   return e;
 }
 
@@ -293,6 +297,7 @@ void node::stop() {
   }
   for (auto& a : attached)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  core_->set_sinks({}); // The capture actors must not outlive the system.
   // No cut can run any more (the checkpointer went first): components exit
   // without the bookkeeping that keeps later cuts balanced.
   core_->begin_shutdown();

@@ -58,7 +58,9 @@ namespace detail {
 inline bool has_archive_header(std::string_view bytes) {
   const char* signature = boost::archive::BOOST_ARCHIVE_SIGNATURE();
   std::size_t length = std::strlen(signature);
-  if (bytes.size() < sizeof(length) + length)
+  // The library version byte follows the signature: Boost reads a missing
+  // one as EOF (-1) and asserts on it in debug builds, so require it here.
+  if (bytes.size() < sizeof(length) + length + 1)
     return false;
   std::size_t stored = 0;
   std::memcpy(&stored, bytes.data(), sizeof(stored));

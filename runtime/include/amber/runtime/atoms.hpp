@@ -31,6 +31,8 @@ using stop_atom = caf::atom_constant<caf::atom("a_stop")>;
 using timer_atom = caf::atom_constant<caf::atom("a_timer")>;
 /// A component -> itself: request `ref` failed before it was sent.
 using fail_atom = caf::atom_constant<caf::atom("a_fail")>;
+/// The node -> a component it spawned (lazily): it is in the directory, run.
+using start_atom = caf::atom_constant<caf::atom("a_start")>;
 /// Restore -> a held component: start processing your mailbox.
 using release_atom = caf::atom_constant<caf::atom("a_release")>;
 

@@ -51,6 +51,9 @@ struct stamp {
   uint64_t ref = 0;      ///< Request id, for requests, responses and failures.
   uint32_t sender = 0;   ///< The sender's instance id.
   uint32_t receiver = 0; ///< The receiver's instance id.
+  /// Messages sent on this (sender, receiver) channel, this one included
+  /// (modulo 2^32); 0 for a restore's re-delivery, which comes first.
+  uint32_t seq = 0;
   stamp_kind kind = stamp_kind::message;
   bool consumed = false; ///< Set by the receiver when it processes the element.
 };
