@@ -1,5 +1,7 @@
 #include "component_host.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_system.hpp>
 #include <caf/detail/invoke_result_visitor.hpp>
 #include <caf/send.hpp>
@@ -577,6 +579,7 @@ void component_host::take_cut(uint64_t epoch) {
   generation_ = generation;
   rep->blob_epoch = blob_epoch_;
   rep->sent = counts();
+  prune_peers();
   rep->received = received_;
   rep->joiners = std::move(joiners_);
   joiners_.clear();
@@ -620,6 +623,34 @@ std::string component_host::encode_record() {
   for (auto& [id, w] : monitors_)
     rec.monitors.push_back({id, w.name});
   return encode(rec);
+}
+
+void component_host::prune_peers() {
+  // A peer that was gone already at our previous cut exited before the cut
+  // now open began: no open or later cut needs our count for it, and its
+  // entry holds its actor's memory. (One gone only since is still counted:
+  // a cut it reported to may need it.)
+  std::vector<const peer*> pruned;
+  for (auto i = peers_.begin(); i != peers_.end();) {
+    auto& p = i->second;
+    if (!p.entry->alive.load(std::memory_order_acquire)) {
+      if (p.dead_at_last_cut) {
+        pruned.push_back(&p);
+        i = peers_.erase(i);
+        continue;
+      }
+      p.dead_at_last_cut = true;
+    }
+    ++i;
+  }
+  if (pruned.empty())
+    return;
+  for (auto i = named_.begin(); i != named_.end();)
+    i = std::find(pruned.begin(), pruned.end(), i->second) != pruned.end() ? named_.erase(i)
+                                                                           : std::next(i);
+  for (auto i = names_.begin(); i != names_.end();)
+    i = i->second->alive.load(std::memory_order_acquire) ? std::next(i) : names_.erase(i);
+  ports_.clear(); // Rebuilt on the next emit, from the names that live.
 }
 
 sent_counts component_host::counts() const {

@@ -62,6 +62,7 @@ private:
   struct peer {
     entry_ptr entry;
     uint64_t sent = 0; ///< Stamped messages sent to it, for the cut's counts.
+    bool dead_at_last_cut = false; ///< See prune_peers.
   };
   struct pending_timer {
     std::chrono::steady_clock::time_point due;
@@ -95,6 +96,7 @@ private:
   void take_cut(uint64_t epoch);
   std::string encode_record();
   sent_counts counts() const;
+  void prune_peers();
   /// Leaves the directory and tells a running cut (see on_exit).
   void retire();
   void arm_timer(uint64_t id, std::chrono::steady_clock::time_point due);
