@@ -83,10 +83,11 @@ result<std::string> expand_template(std::string_view text, int64_t i, bool has_i
       if (q == start || q - start > 12)
         return bad(std::string("expected a number after '") + op + "'");
       int64_t n = std::stoll(std::string(expr.substr(start, q - start)));
+      bool overflow = false;
       switch (op) {
-        case '+': value += n; break;
-        case '-': value -= n; break;
-        case '*': value *= n; break;
+        case '+': overflow = __builtin_add_overflow(value, n, &value); break;
+        case '-': overflow = __builtin_sub_overflow(value, n, &value); break;
+        case '*': overflow = __builtin_mul_overflow(value, n, &value); break;
         case '/':
         case '%':
           if (n == 0)
@@ -94,6 +95,8 @@ result<std::string> expand_template(std::string_view text, int64_t i, bool has_i
           value = op == '/' ? value / n : value % n;
           break;
       }
+      if (overflow)
+        return bad("the value overflows a 64-bit integer");
     }
     out += std::to_string(value);
     p = close;
@@ -377,6 +380,9 @@ private:
     auto count = count_of(t, where, &has_index);
     if (!count)
       return count.error();
+    if ((components_ += *count) > max_total)
+      return at(t.source(), where,
+                fmt::format("the file expands to more than {} components", max_total));
     const toml::table* params = nullptr;
     if (auto* p = t.get("params")) {
       params = p->as_table();
@@ -432,6 +438,8 @@ private:
     auto count = count_of(t, where, &has_index);
     if (!count)
       return count.error();
+    if ((wires_ += *count) > max_total)
+      return at(t.source(), where, fmt::format("the file expands to more than {} wires", max_total));
     for (int64_t i = 0; i < *count; ++i) {
       edge_def e;
       std::string* outs[3] = {&e.from, &e.port, &e.to};
@@ -475,6 +483,8 @@ private:
 
   std::string path_;
   const std::set<std::string>& known_;
+  int64_t components_ = 0; ///< Expanded so far, against max_total.
+  int64_t wires_ = 0;
   std::map<std::string, origin> names_;
   std::vector<wire_origin> wire_origins_;
 };
@@ -490,10 +500,22 @@ result<graph_file> parse_graph_file(std::string_view text, const std::string& pa
 result<graph_file> load_graph_file(const std::string& path,
                                    const std::set<std::string>& known_types) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec))
+  auto st = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(st))
     return status::not_found("no graph file at " + path);
-  if (std::filesystem::is_directory(path, ec))
+  if (std::filesystem::is_directory(st))
     return status::invalid_argument(path + " is a directory, not a graph file");
+  // Not a FIFO (a read would block for ever) nor a device such as /dev/zero
+  // (it would never end), and bounded before a byte is read.
+  if (!std::filesystem::is_regular_file(st))
+    return status::invalid_argument(path + " is not a regular file");
+  auto size = std::filesystem::file_size(path, ec);
+  if (ec)
+    return status::io_error("cannot read " + path + ": " + ec.message());
+  if (size > max_graph_file_bytes)
+    return status::invalid_argument(path + " has " + std::to_string(size)
+                                    + " bytes; a graph file may have at most "
+                                    + std::to_string(max_graph_file_bytes));
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return status::io_error("cannot read " + path);

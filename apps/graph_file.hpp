@@ -39,6 +39,11 @@ struct graph_file {
 
 /// The largest `count` a graph file may use.
 constexpr int64_t max_count = 1'000'000;
+/// The most components (and, separately, wires) a whole graph file may
+/// expand to: a few `count`s must not add up to an out-of-memory.
+constexpr int64_t max_total = 1'000'000;
+/// The largest graph file read.
+constexpr uint64_t max_graph_file_bytes = 16u << 20;
 
 /// Reads and checks the graph file at `path`. `known_types` lists the
 /// registered component types; empty skips that check.

@@ -20,6 +20,23 @@ constexpr const char* exit_codes_help =
   "4 ambiguous short id; 5 bad graph file; 6 control endpoint unreachable or silent;\n"
   "128+N stopped by a second signal N. See docs/CLI.md.";
 
+// A whole number in [lo, hi], checked as text: CLI11 would otherwise turn
+// "-1" into a huge unsigned value and let an out-of-range number through.
+CLI::Validator whole_number(uint64_t lo, uint64_t hi) {
+  auto range = "a whole number from " + std::to_string(lo) + " to " + std::to_string(hi);
+  return CLI::Validator(
+    [lo, hi, range](std::string& text) -> std::string {
+      if (text.empty() || text.size() > 19
+          || text.find_first_not_of("0123456789") != std::string::npos)
+        return "'" + text + "' is not " + range;
+      auto value = std::stoull(text);
+      if (value < lo || value > hi)
+        return "'" + text + "' is not " + range;
+      return std::string();
+    },
+    "INT in [" + std::to_string(lo) + " - " + std::to_string(hi) + "]");
+}
+
 std::string version_text() {
   return fmt::format("amber {} (store format {}, export format {})", amber::runtime_version(),
                      amber::lmdb_store::format_version, amber::archive_format_version);
@@ -40,7 +57,8 @@ void host_options(CLI::App* sub, host_cli_options& opts) {
                   "Checkpoint periodically, e.g. 500ms, 10s, 5m (needs a store)");
   sub->add_option("--control", opts.control,
                   "Publish a control endpoint on a loopback HOST:PORT (port 0: any free port)");
-  sub->add_option("--threads", opts.threads, "Scheduler threads (default: one per core)");
+  sub->add_option("--threads", opts.threads, "Scheduler threads (default: one per core)")
+    ->check(whole_number(1, 1024));
 }
 
 } // namespace
@@ -82,7 +100,8 @@ int main(int argc, char** argv) {
   auto log = app.add_subcommand("log", "The snapshot history, newest first");
   log->add_flag("--graph", log_opts.graph, "Draw the parent DAG");
   log->add_option("--node", log_opts.node, "Only this node's snapshots");
-  log->add_option("-n,--max-count", log_opts.max, "At most this many snapshots");
+  log->add_option("-n,--max-count", log_opts.max, "At most this many snapshots")
+    ->check(whole_number(0, uint64_t{1} << 40));
   common(log, ctx, true);
 
   show_options show_opts;
@@ -103,7 +122,7 @@ int main(int argc, char** argv) {
   gc_cli_options gc_opts;
   auto gc = app.add_subcommand("gc", "Remove old snapshots and blobs no kept snapshot reaches");
   gc->add_option("--keep", gc_opts.keep, "Keep each node's N newest snapshots (default: all)")
-    ->check(CLI::PositiveNumber);
+    ->check(whole_number(1, uint64_t{1} << 40));
   gc->add_flag("--dry-run", gc_opts.dry_run, "Only say what would be removed");
   common(gc, ctx, true);
 

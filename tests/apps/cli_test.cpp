@@ -86,6 +86,11 @@ TEST_CASE("bad command lines exit 2") {
          {"diff", "a"},
          {"gc", "--keep", "0"},
          {"gc", "--keep", "many"},
+         // Issue 10: numbers CLI11 wrapped or let through (they exited 0).
+         {"gc", "--keep", "99999999999999999999999"},
+         {"log", "-n", "-1"},
+         {"run", example("bank-small.toml"), "--threads", "-1"},
+         {"run", example("bank-small.toml"), "--threads", "0"},
          {"checkpoint"},
          {"checkpoint", "--control", "127.0.0.1:notaport"},
          {"checkpoint", "--control", "127.0.0.1:1", "--timeout", "soon"},

@@ -2,6 +2,11 @@
 
 #include "graph_file.hpp"
 
+#include <fstream>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <doctest/doctest.h>
 
 #include "fixtures.hpp"
@@ -149,4 +154,56 @@ TEST_CASE("a missing graph file is not_found") {
   REQUIRE(!r);
   CHECK(r.error().code() == errc::not_found);
   CHECK(contains(r.error().message(), "/nonexistent/graph.toml"));
+}
+
+// Issue 10, hostile graph files: each case made the old loader overflow a
+// signed integer (undefined behaviour, accepted), run out of memory, read
+// for ever or block for ever.
+TEST_CASE("template arithmetic that overflows 64 bits is an error, not undefined behaviour") {
+  auto r = expand_template("{i * 999999999999 * 999999999999}", 3, true);
+  REQUIRE(!r);
+  CHECK(contains(r.error().message(), "overflows"));
+  CHECK(!expand_template("{i + 999999999999 * 999999999999 * 99}", 1, true));
+  CHECK(!expand_template("{i - 999999999999 * 999999999999 * 99}", 1, true));
+  CHECK(*expand_template("{i * 999999999999}", 2, true) == "1999999999998");
+}
+
+TEST_CASE("counts that add up past the total cap are refused before anything expands") {
+  std::string text = prelude;
+  for (int k = 0; k < 20; ++k)
+    text += "[[graph.component]]\nname = \"c" + std::to_string(k)
+            + "-{i}\"\ntype = \"bank.account\"\ncount = 1000000\n";
+  CHECK(text.size() < 2500);
+  auto why = error_of(text);
+  CHECK(contains(why, "more than 1000000 components"));
+  CHECK(contains(why, "g.toml:"));
+}
+
+TEST_CASE("a graph file that is not a regular file, or too large, is refused without reading it") {
+  auto dev = load_graph_file("/dev/zero", bank_types);
+  REQUIRE(!dev);
+  CHECK(dev.error().code() == errc::invalid_argument);
+  CHECK(contains(dev.error().message(), "not a regular file"));
+
+  auto dir = load_graph_file("/tmp", bank_types);
+  REQUIRE(!dir);
+  CHECK(contains(dir.error().message(), "is a directory"));
+
+  auto fifo = std::string("/tmp/amber-graph-fifo-") + std::to_string(::getpid());
+  ::unlink(fifo.c_str());
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto f = load_graph_file(fifo, bank_types); // Would block for ever if opened.
+  ::unlink(fifo.c_str());
+  REQUIRE(!f);
+  CHECK(contains(f.error().message(), "not a regular file"));
+
+  auto big = std::string("/tmp/amber-graph-big-") + std::to_string(::getpid()) + ".toml";
+  {
+    std::ofstream out(big);
+    out << prelude << std::string(max_graph_file_bytes, '#');
+  }
+  auto b = load_graph_file(big, bank_types);
+  ::unlink(big.c_str());
+  REQUIRE(!b);
+  CHECK(contains(b.error().message(), "at most"));
 }
