@@ -140,11 +140,12 @@ int show_dag(const context& ctx, const graph_options& opts) {
   return hist->unreadable.empty() ? exit_ok : exit_failure;
 }
 
-// An existing file, or a name ending in .toml, is a graph file; anything
-// else names a snapshot.
+// Anything that exists on disk (a directory or a FIFO too, which the graph
+// loader then refuses by name), or a name ending in .toml, is a graph file;
+// anything else names a snapshot.
 bool looks_like_file(const std::string& target) {
   std::error_code ec;
-  return std::filesystem::is_regular_file(target, ec)
+  return std::filesystem::exists(std::filesystem::symlink_status(target, ec))
          || std::filesystem::path(target).extension() == ".toml";
 }
 

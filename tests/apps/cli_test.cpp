@@ -108,6 +108,13 @@ TEST_CASE("bad command lines exit 2") {
   }
 }
 
+TEST_CASE("amber graph of a directory says it is not a graph file (issue 10)") {
+  scratch dir;
+  auto r = run_amber({"graph", dir.path().string()});
+  CHECK(r.code == 5);
+  CHECK(contains(r.err, "is a directory"));
+}
+
 TEST_CASE("a missing store exits 3 and says how to name one") {
   scratch dir;
   auto r = run_amber({"log", "--store", dir / "nope"});
