@@ -121,6 +121,9 @@ void attempt(control_actor* self, caf::actor coordinator, uint64_t key) {
 }
 
 caf::behavior control(control_actor* self, caf::actor coordinator, std::string node_name) {
+  // A message this endpoint does not expect is refused (a requester gets
+  // an error), never printed: CAF's default would write it to stdout.
+  self->set_default_handler(caf::drop);
   return {
     [=](checkpoint_atom) -> caf::result<std::string> {
       if (!coordinator)

@@ -162,6 +162,7 @@ void apply_exit(self_ptr self, state_type::round& r, const exit_report& x) {
 } // namespace
 
 caf::behavior cache_capture(self_ptr self) {
+  self->set_default_handler(caf::drop); // Never CAF's print to stdout.
   self->state.worker = spawn_capture_worker(self->system());
   self->link_to(self->state.worker);
   return {

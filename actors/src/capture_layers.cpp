@@ -58,7 +58,8 @@ capture_result_ptr capture_effects(const capture_context&) {
   return index_only(layer_kind::effects, effects_layer{});
 }
 
-caf::behavior simple_capture(caf::event_based_actor*, layer_kind kind) {
+caf::behavior simple_capture(caf::event_based_actor* self, layer_kind kind) {
+  self->set_default_handler(caf::drop); // Never CAF's print to stdout.
   return {
     [kind](capture_atom, capture_context_ptr ctx) -> reply {
       switch (kind) {
@@ -81,7 +82,8 @@ caf::behavior simple_capture(caf::event_based_actor*, layer_kind kind) {
 
 namespace {
 
-caf::behavior capture_worker(caf::event_based_actor*, int) {
+caf::behavior capture_worker(caf::event_based_actor* self, int) {
+  self->set_default_handler(caf::drop); // Never CAF's print to stdout.
   return {
     [](work_atom, capture_job_ptr job) -> caf::result<capture_result_ptr> {
       auto r = (*job)();

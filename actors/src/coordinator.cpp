@@ -249,6 +249,7 @@ private:
 
 caf::behavior coordinator(coordinator_actor* self, node* n, std::shared_ptr<store> s,
                           checkpoint_options opts) {
+  self->set_default_handler(caf::drop); // Never CAF's print to stdout.
   for (size_t i = 0; i < layer_count; ++i) {
     self->state.captures[i] = spawn_capture(self->system(), static_cast<layer_kind>(i));
     self->link_to(self->state.captures[i]);

@@ -107,6 +107,7 @@ void try_finish(self_ptr self, uint64_t epoch, totals t) {
 } // namespace
 
 caf::behavior trace_capture(self_ptr self) {
+  self->set_default_handler(caf::drop); // Never CAF's print to stdout.
   self->state.worker = spawn_capture_worker(self->system());
   self->link_to(self->state.worker);
   // Pre-cut totals per open round, for the layer's summary.

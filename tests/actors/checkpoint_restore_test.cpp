@@ -1,7 +1,10 @@
 // Checkpoint a running node through the coordinator and its capture actors,
 // then restore it into fresh nodes.
 
+#include <cstdio>
 #include <map>
+
+#include <unistd.h>
 #include <string>
 
 #include <caf/scoped_actor.hpp>
@@ -297,4 +300,39 @@ TEST_CASE("a second checkpoint requested while one runs is refused as busy") {
   CHECK(answers[0].is_ok());
   CHECK(answers[1].code() == errc::busy);
   CHECK(db->stats().value().manifests == 1);
+}
+
+// Issue 10: CAF prints a message an actor has no handler for to stdout,
+// which breaks a tool's --json output. amber's actors refuse it instead.
+TEST_CASE("unexpected messages to amber's actors are refused, never printed") {
+  auto reg = test::make_registry();
+  auto db = std::make_shared<memory_store>();
+  auto n = make_node(reg);
+  checkpointer cp(*n, db);
+  std::fflush(stdout);
+  char path[] = "/tmp/amber-stdout-XXXXXX";
+  int capture = ::mkstemp(path);
+  REQUIRE(capture >= 0);
+  int saved = ::dup(1);
+  ::dup2(capture, 1);
+  {
+    caf::scoped_actor self{n->system()};
+    auto who = std::vector<caf::actor>{cp.coordinator(), n->find("counter-1")->handle};
+    for (auto& a : who) {
+      bool refused = false;
+      self->request(a, std::chrono::seconds(5), std::string("hostile"), 42)
+        .receive([](const caf::message&) {}, [&](caf::error&) { refused = true; });
+      CHECK(refused);
+    }
+    // Still alive and answering.
+    self->request(cp.coordinator(), std::chrono::seconds(30), checkpoint_atom::value)
+      .receive([](const std::string&) {}, [](caf::error&) { FAIL("no checkpoint"); });
+  }
+  std::fflush(stdout);
+  ::dup2(saved, 1);
+  ::close(saved);
+  auto size = ::lseek(capture, 0, SEEK_END);
+  ::close(capture);
+  ::unlink(path);
+  CHECK(size == 0);
 }
