@@ -100,8 +100,8 @@ void component_host::restore_record() {
       continue; // Checked by restore as well.
     auto due = now + std::chrono::milliseconds(std::max<int64_t>(0, t.remaining_ms));
     timers_[t.id] = {due, std::move(*msg)};
-    arm_timer(t.id, due);
   }
+  arm_timers();
   for (auto& r : rec.requests) {
     if (!r.failed.empty()) {
       // It had failed before it was sent; the failure was not delivered yet.
@@ -443,15 +443,29 @@ uint64_t component_host::start_timer(std::chrono::milliseconds delay, caf::messa
   auto id = record_.next_ref++;
   auto due = clock_type::now() + delay;
   timers_[id] = {due, std::move(msg)};
-  arm_timer(id, due);
+  arm_timers();
   touch();
   return id;
 }
 
-void component_host::arm_timer(uint64_t id, clock_type::time_point due) {
-  system().clock().schedule_message(due, ctrl(),
+void component_host::arm_timers() {
+  // One entry in CAF's clock at a time, for the earliest timer: an entry
+  // cannot be taken back, and holds this actor until it is due, so a timer
+  // cancelled and started again on every message must not add one each time.
+  if (timers_.empty())
+    return;
+  auto earliest = timers_.begin()->second.due;
+  for (auto& kv : timers_)
+    earliest = std::min(earliest, kv.second.due);
+  if (armed_ && *armed_ <= earliest)
+    return; // The entry in flight fires in time; it re-arms then.
+  armed_ = earliest;
+  // The entry carries its own time: when it fires, that time has come by
+  // the clock's reckoning (a test clock fires entries without moving now()).
+  auto at = static_cast<uint64_t>(earliest.time_since_epoch().count());
+  system().clock().schedule_message(earliest, ctrl(),
                                     caf::make_mailbox_element(nullptr, caf::make_message_id(),
-                                                              {}, timer_atom::value, id));
+                                                              {}, timer_atom::value, at));
 }
 
 bool component_host::cancel_timer(uint64_t id) {
@@ -459,16 +473,29 @@ bool component_host::cancel_timer(uint64_t id) {
   return timers_.erase(id) > 0;
 }
 
-void component_host::on_timer(uint64_t id) {
-  auto i = timers_.find(id);
-  if (i == timers_.end())
-    return; // Cancelled.
-  auto payload = std::move(i->second.payload);
-  timers_.erase(i);
-  touch();
-  if (has_behavior())
-    bhvr_stack().back()(payload);
-  apply_pending_mode();
+void component_host::on_timer(uint64_t at) {
+  auto fired_for = clock_type::time_point(clock_type::duration(at));
+  if (armed_ && *armed_ == fired_for)
+    armed_.reset();
+  auto now = std::max(clock_type::now(), fired_for);
+  // Every timer due by now, earliest first (ties: in the order started).
+  std::vector<std::pair<clock_type::time_point, uint64_t>> due;
+  for (auto& [id, t] : timers_)
+    if (t.due <= now)
+      due.emplace_back(t.due, id);
+  std::sort(due.begin(), due.end());
+  for (auto& d : due) {
+    auto i = timers_.find(d.second);
+    if (i == timers_.end())
+      continue; // Cancelled by an earlier one's handler.
+    auto payload = std::move(i->second.payload);
+    timers_.erase(i);
+    touch();
+    if (has_behavior())
+      bhvr_stack().back()(payload);
+    apply_pending_mode();
+  }
+  arm_timers();
 }
 
 // -- children, stopping, monitors, modes ------------------------------------------

@@ -89,7 +89,7 @@ private:
   void answer(const stamp& st, caf::type_erased_tuple& xs);
   void on_response(const stamp& st, caf::type_erased_tuple& xs);
   void on_failure(uint64_t ref, const std::string& why);
-  void on_timer(uint64_t id);
+  void on_timer(uint64_t at);
   void on_down(const caf::down_msg& dm);
   void reply(uint32_t to, stamp_kind kind, uint64_t ref, caf::message msg);
   void apply_pending_mode();
@@ -99,7 +99,7 @@ private:
   void prune_peers();
   /// Leaves the directory and tells a running cut (see on_exit).
   void retire();
-  void arm_timer(uint64_t id, std::chrono::steady_clock::time_point due);
+  void arm_timers();
   void touch() { dirty_ = true; }
 
   std::shared_ptr<node_core> core_;
@@ -122,6 +122,8 @@ private:
   std::optional<std::string> pending_mode_;
   runtime_record record_; ///< mode and next_ref; the rest lives below.
   std::map<uint64_t, pending_timer> timers_;
+  /// When the timer entry now in CAF's clock fires; none when there is none.
+  std::optional<std::chrono::steady_clock::time_point> armed_;
   std::map<uint64_t, pending_request> requests_;
   std::map<uint32_t, watched> monitors_;
   std::vector<component_info_ptr> joiners_; ///< Spawned into an open cut.

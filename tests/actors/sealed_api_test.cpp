@@ -290,3 +290,29 @@ TEST_CASE("spawn_child children are in the next snapshot and restore with their 
   REQUIRE(m->find("kid2"));
   CHECK(m->find("kid2")->id > kid_id);
 }
+
+// Found by review: every start_timer used to put an entry into CAF's clock
+// that a cancel could not take back, and each entry holds the actor until
+// it is due. A watchdog re-armed on every message piled them up. Now one
+// entry at a time is armed, for the earliest timer.
+TEST_CASE("a timer cancelled and started again leaves one entry in CAF's clock, not one each") {
+  stepped_node n(make_registry(), "watchdog");
+  spawn(n, "test.ticker", "k");
+  auto& clock = dynamic_cast<caf::detail::test_actor_clock&>(n->system().clock());
+  auto before = clock.schedule().size();
+  for (int k = 0; k < 100; ++k) {
+    tell(*n, "k", test::arm_atom::value, std::string("dog"), int64_t{60000 + k});
+    if (k + 1 < 100)
+      tell(*n, "k", cancel_atom::value, std::string("dog"));
+  }
+  run_all(*n);
+  CHECK(clock.schedule().size() <= before + 1);
+  // The entry is for the first timer's time: when it fires early, it arms
+  // one for the timer that is left, which the second round fires.
+  test::fire_timers(*n);
+  CHECK(ask<int64_t>(*n, "k", test::get_atom::value) == 0);
+  CHECK(clock.schedule().size() <= before + 1);
+  test::fire_timers(*n);
+  CHECK(ask<int64_t>(*n, "k", test::get_atom::value) == 1);
+  CHECK(ask<std::string>(*n, "k", log_atom::value) == "dog");
+}
