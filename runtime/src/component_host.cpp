@@ -106,9 +106,7 @@ void component_host::restore_record() {
     if (!r.failed.empty()) {
       // It had failed before it was sent; the failure was not delivered yet.
       requests_[r.id] = {r.target, r.reply_key, r.error_key, r.failed};
-      enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, fail_atom::value,
-                                        r.id, r.failed),
-              context());
+      deliver_failure_later(r.id, r.failed);
       continue;
     }
     requests_[r.id] = {r.target, r.reply_key, r.error_key, std::string()};
@@ -432,6 +430,10 @@ void component_host::fail_later(const std::string& error_key, std::string why) {
   // Kept in the runtime record until delivered: a cut in between must not
   // lose the failure (a restore delivers it again).
   requests_[ref] = {entry_->info->id, std::string(), error_key, why};
+  deliver_failure_later(ref, std::move(why));
+}
+
+void component_host::deliver_failure_later(uint64_t ref, std::string why) {
   enqueue(caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, fail_atom::value, ref,
                                     std::move(why)),
           context());

@@ -89,6 +89,8 @@ private:
   void answer(const stamp& st, caf::type_erased_tuple& xs);
   void on_response(const stamp& st, caf::type_erased_tuple& xs);
   void on_failure(uint64_t ref, const std::string& why);
+  /// Queues request `ref`'s failure to ourselves (handled by on_control).
+  void deliver_failure_later(uint64_t ref, std::string why);
   void on_timer(uint64_t at);
   void on_down(const caf::down_msg& dm);
   void reply(uint32_t to, stamp_kind kind, uint64_t ref, caf::message msg);
