@@ -9,8 +9,10 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
+#include "amber/checkpoint/cluster_manifest.hpp"
 #include "amber/checkpoint/manifest.hpp"
 #include "amber/checkpoint/snapshot.hpp"
 
@@ -24,11 +26,14 @@ constexpr size_t magic_size = 8;
 constexpr size_t header_size = magic_size + 4 + 4;
 constexpr size_t record_head_size = 1 + digest::size + 8;
 constexpr char tag_manifest = 'M';
+constexpr char tag_cluster = 'C';
 constexpr char tag_blob = 'B';
 constexpr char tag_end = 'E';
 // Blobs written per store transaction on import.
 constexpr uint64_t batch_bytes = uint64_t{32} << 20;
 constexpr size_t batch_blobs = 4096;
+// A cluster export holds one snapshot per member.
+constexpr size_t max_archive_sections = max_cluster_members;
 
 std::string errno_text() {
   return std::strerror(errno);
@@ -139,48 +144,142 @@ std::vector<digest> sorted_unique(std::vector<digest> ids) {
 
 } // namespace
 
+namespace {
+
+// One snapshot's part of an export: its manifest and the blobs it references.
+struct export_section {
+  store* source = nullptr;
+  digest id;
+  std::string manifest;
+  std::vector<digest> refs; // sorted, unique
+};
+
+status prepare_section(store& s, const digest& id, export_section* out) {
+  auto snap = load_snapshot(s, id);
+  if (!snap)
+    return snap.error().with_context("exporting snapshot " + id.short_hex());
+  out->source = &s;
+  out->id = id;
+  AMBER_RETURN_IF_ERROR(s.get_manifest(id, &out->manifest));
+  out->refs = sorted_unique(snap->references());
+  return status::ok();
+}
+
+// Writes header, an optional cluster manifest record, each section ('M'
+// then its 'B's) and the end record, then commits the staged file.
+result<uint64_t> write_archive(const std::string& path, uint32_t version,
+                               const std::optional<std::pair<digest, std::string>>& cluster,
+                               const std::vector<export_section>& sections,
+                               const progress_fn& progress) {
+  staged_file out(path);
+  AMBER_RETURN_IF_ERROR(out.open());
+  std::string head(archive_magic, magic_size);
+  put_u32(head, version);
+  put_u32(head, cluster ? archive_flag_cluster : 0);
+  AMBER_RETURN_IF_ERROR(out.write(head));
+  uint64_t records = 0;
+  uint64_t payload = 0;
+  if (cluster) {
+    AMBER_RETURN_IF_ERROR(
+      out.write(record_head(tag_cluster, cluster->first, cluster->second.size())));
+    AMBER_RETURN_IF_ERROR(out.write(cluster->second));
+    ++records;
+    payload += cluster->second.size();
+  }
+  uint64_t total = 0;
+  for (auto& sec : sections)
+    total += sec.refs.size();
+  std::string bytes;
+  uint64_t done = 0;
+  for (auto& sec : sections) {
+    AMBER_RETURN_IF_ERROR(out.write(record_head(tag_manifest, sec.id, sec.manifest.size())));
+    AMBER_RETURN_IF_ERROR(out.write(sec.manifest));
+    ++records;
+    payload += sec.manifest.size();
+    for (auto& ref : sec.refs) {
+      status st = sec.source->get_blob(ref, &bytes);
+      if (!st)
+        return st.with_context("exporting snapshot " + sec.id.short_hex());
+      AMBER_RETURN_IF_ERROR(out.write(record_head(tag_blob, ref, bytes.size())));
+      AMBER_RETURN_IF_ERROR(out.write(bytes));
+      ++records;
+      payload += bytes.size();
+      report(progress, "exporting blobs", ++done, total);
+    }
+  }
+  std::string end_payload;
+  put_u64(end_payload, records);
+  put_u64(end_payload, payload);
+  AMBER_RETURN_IF_ERROR(out.write(record_head(tag_end, digest{}, end_payload.size())));
+  AMBER_RETURN_IF_ERROR(out.write(end_payload));
+  AMBER_RETURN_IF_ERROR(out.commit());
+  return out.written();
+}
+
+} // namespace
+
 result<export_report> export_snapshot(store& s, const digest& id, const std::string& path,
                                       const export_options& opts, const progress_fn& progress) {
   std::error_code ec;
   if (!opts.overwrite && fs::exists(path, ec))
     return status(errc::conflict, path + " exists (use --force to replace it)");
-  auto snap = load_snapshot(s, id);
-  if (!snap)
-    return snap.error().with_context("exporting snapshot " + id.short_hex());
-  std::string manifest_bytes;
-  AMBER_RETURN_IF_ERROR(s.get_manifest(id, &manifest_bytes));
-  auto refs = sorted_unique(snap->references());
-
-  staged_file out(path);
-  AMBER_RETURN_IF_ERROR(out.open());
-  std::string head(archive_magic, magic_size);
-  put_u32(head, archive_format_version);
-  put_u32(head, 0);
-  AMBER_RETURN_IF_ERROR(out.write(head));
-  AMBER_RETURN_IF_ERROR(out.write(record_head(tag_manifest, id, manifest_bytes.size())));
-  AMBER_RETURN_IF_ERROR(out.write(manifest_bytes));
-  uint64_t payload = manifest_bytes.size();
-  std::string bytes;
-  uint64_t done = 0;
-  for (auto& ref : refs) {
-    status st = s.get_blob(ref, &bytes);
-    if (!st)
-      return st.with_context("exporting snapshot " + id.short_hex());
-    AMBER_RETURN_IF_ERROR(out.write(record_head(tag_blob, ref, bytes.size())));
-    AMBER_RETURN_IF_ERROR(out.write(bytes));
-    payload += bytes.size();
-    report(progress, "exporting blobs", ++done, refs.size());
-  }
-  std::string end_payload;
-  put_u64(end_payload, refs.size() + 1);
-  put_u64(end_payload, payload);
-  AMBER_RETURN_IF_ERROR(out.write(record_head(tag_end, digest{}, end_payload.size())));
-  AMBER_RETURN_IF_ERROR(out.write(end_payload));
-  AMBER_RETURN_IF_ERROR(out.commit());
+  std::vector<export_section> sections(1);
+  AMBER_RETURN_IF_ERROR(prepare_section(s, id, &sections[0]));
+  // A node export is still written in format 1: older builds read it.
+  auto written = write_archive(path, 1, std::nullopt, sections, progress);
+  if (!written)
+    return written.error();
   export_report r;
   r.id = id;
-  r.blobs = refs.size();
-  r.file_bytes = out.written();
+  r.blobs = sections[0].refs.size();
+  r.file_bytes = *written;
+  return r;
+}
+
+result<cluster_export_report> export_cluster_snapshot(const std::map<std::string, store*>& stores,
+                                                      const digest& id, const std::string& path,
+                                                      const export_options& opts,
+                                                      const progress_fn& progress) {
+  std::error_code ec;
+  if (!opts.overwrite && fs::exists(path, ec))
+    return status(errc::conflict, path + " exists (use --force to replace it)");
+  std::optional<std::pair<digest, std::string>> cluster;
+  status last = status::not_found("no member store holds cluster snapshot " + id.to_hex());
+  cluster_manifest meta;
+  for (auto& [name, s] : stores) {
+    auto m = read_cluster_manifest(*s, id);
+    if (!m) {
+      if (!m.error().is_not_found() || last.is_not_found())
+        last = m.error().with_context("member '" + name + "'");
+      continue;
+    }
+    std::string bytes;
+    AMBER_RETURN_IF_ERROR(s->get_manifest(id, &bytes));
+    cluster.emplace(id, std::move(bytes));
+    meta = std::move(*m);
+    break;
+  }
+  if (!cluster)
+    return last;
+  cluster_export_report r;
+  r.id = id;
+  r.cluster = meta.cluster;
+  std::vector<export_section> sections(meta.members.size());
+  for (size_t i = 0; i < meta.members.size(); ++i) {
+    auto& x = meta.members[i];
+    auto st = stores.find(x.member);
+    if (st == stores.end())
+      return status::not_found("cluster snapshot " + id.short_hex() + " names member '"
+                               + x.member + "', which the cluster file does not list");
+    status prepared = prepare_section(*st->second, x.snapshot, &sections[i]);
+    if (!prepared)
+      return prepared.with_context("member '" + x.member + "'");
+    r.members.push_back({x.member, x.snapshot, sections[i].refs.size()});
+  }
+  auto written = write_archive(path, archive_format_version, cluster, sections, progress);
+  if (!written)
+    return written.error();
+  r.file_bytes = *written;
   return r;
 }
 
@@ -215,17 +314,23 @@ public:
     return seek(0);
   }
 
-  // Pass 1: framing, digests, and the manifest.
+  // Pass 1: framing, digests, the manifests.
   status scan(const progress_fn& progress) {
     std::string head;
     AMBER_RETURN_IF_ERROR(read_at_most(header_size, &head, "the header"));
     if (head.size() < header_size || head.compare(0, magic_size, archive_magic) != 0)
       return bad(0, "is not an amber export file (no AMBERSNP header)");
     auto version = static_cast<uint32_t>(get_le(head.data() + magic_size, 4));
-    if (version != archive_format_version)
+    if (version < 1 || version > archive_format_version)
       return status(errc::format_mismatch,
                     path_ + " has export format " + std::to_string(version)
-                      + ", this build reads format " + std::to_string(archive_format_version));
+                      + ", this build reads formats 1 to "
+                      + std::to_string(archive_format_version));
+    auto flags = static_cast<uint32_t>(get_le(head.data() + magic_size + 4, 4));
+    // Format 1 never set a flag; format 2 knows one.
+    if ((version == 1 && flags != 0) || (flags & ~archive_flag_cluster) != 0)
+      return bad(magic_size + 4, "has unknown flags " + std::to_string(flags));
+    const bool cluster = (flags & archive_flag_cluster) != 0;
     uint64_t pos = header_size;
     uint64_t records = 0;
     uint64_t payload_total = 0;
@@ -255,35 +360,50 @@ public:
                             + std::to_string(records) + " records read)");
         if (body + length != size_)
           return bad(body + length, "has bytes after its end record");
+        if (sections_.empty())
+          return bad(pos, "holds no snapshot manifest");
         break;
       }
-      if (tag != tag_manifest && tag != tag_blob)
+      if (tag != tag_manifest && tag != tag_blob && !(cluster && tag == tag_cluster))
         return bad(pos, "has a record with unknown tag " + std::to_string(static_cast<unsigned char>(tag)));
-      if ((tag == tag_manifest) != (records == 0))
-        return bad(pos, tag == tag_manifest ? "has a second manifest"
-                                            : "does not start with a manifest");
+      // Order: a node export is M B*; a cluster export C (M B*)+.
+      if (cluster && (tag == tag_cluster) != (records == 0))
+        return bad(pos, tag == tag_cluster ? "has a second cluster manifest"
+                                           : "does not start with a cluster manifest");
+      if (!cluster && tag == tag_manifest && records != 0)
+        return bad(pos, "has a second manifest");
+      if (tag == tag_blob && sections_.empty())
+        return bad(pos, "does not start with a manifest");
+      if (sections_.size() > max_archive_sections)
+        return bad(pos, "has more than " + std::to_string(max_archive_sections) + " snapshots");
+      if (tag == tag_cluster && length > max_cluster_manifest_bytes)
+        return bad(pos, "has a cluster manifest of " + std::to_string(length) + " bytes");
       AMBER_RETURN_IF_ERROR(read_at_most(length, &payload, "a record"));
+      const char* what = tag == tag_manifest ? "manifest " : tag == tag_blob ? "blob " : "cluster manifest ";
       if (sha256(payload) != *id)
-        return bad(pos, std::string(tag == tag_manifest ? "manifest " : "blob ") + id->to_hex()
-                          + " is corrupt: its bytes do not match its digest");
-      if (tag == tag_manifest) {
-        id_ = *id;
-        manifest_ = payload;
-      } else if (!blobs_.emplace(*id, entry{body, length}).second) {
-        return bad(pos, "holds blob " + id->to_hex() + " twice");
+        return bad(pos, what + id->to_hex() + " is corrupt: its bytes do not match its digest");
+      if (tag == tag_cluster) {
+        cluster_id_ = *id;
+        cluster_manifest_ = payload;
+      } else if (tag == tag_manifest) {
+        sections_.push_back({*id, payload, {}});
+      } else if (!sections_.back().blobs.emplace(*id, entry{body, length}).second) {
+        return bad(pos, "holds blob " + id->to_hex() + " twice for one snapshot");
       }
       ++records;
       payload_total += length;
       pos = body + length;
       report(progress, "verifying " + path_, pos, size_);
     }
+    is_cluster_ = cluster;
     return status::ok();
   }
 
-  // Reads a blob back and checks it still hashes to its id.
-  status read_blob(const digest& id, std::string* out) {
-    auto i = blobs_.find(id);
-    if (i == blobs_.end())
+  // Reads a blob of section `sec` back and checks it still hashes to its id.
+  status read_blob(size_t sec, const digest& id, std::string* out) {
+    auto& blobs = sections_.at(sec).blobs;
+    auto i = blobs.find(id);
+    if (i == blobs.end())
       return status::not_found("blob " + id.to_hex() + " is not in " + path_);
     AMBER_RETURN_IF_ERROR(seek(i->second.offset));
     AMBER_RETURN_IF_ERROR(read_at_most(i->second.length, out, "blob " + id.to_hex()));
@@ -293,10 +413,17 @@ public:
     return status::ok();
   }
 
+  struct section {
+    digest id;
+    std::string manifest;
+    std::map<digest, entry> blobs;
+  };
+
   const std::string& path() const { return path_; }
-  const digest& id() const { return id_; }
-  const std::string& manifest_bytes() const { return manifest_; }
-  const std::map<digest, entry>& blobs() const { return blobs_; }
+  bool is_cluster() const { return is_cluster_; }
+  const digest& cluster_id() const { return cluster_id_; }
+  const std::string& cluster_manifest_bytes() const { return cluster_manifest_; }
+  const std::vector<section>& sections() const { return sections_; }
 
 private:
   status bad(uint64_t offset, const std::string& what) const {
@@ -322,38 +449,40 @@ private:
   std::string path_;
   file_closer file_;
   uint64_t size_ = 0;
-  digest id_;
-  std::string manifest_;
-  std::map<digest, entry> blobs_;
+  bool is_cluster_ = false;
+  digest cluster_id_;
+  std::string cluster_manifest_;
+  std::vector<section> sections_;
 };
 
-// The export file as a read-only store, so `load_snapshot` can check it.
+// One snapshot of an export file as a read-only store, so `load_snapshot`
+// can check it.
 class archive_view final : public store {
 public:
-  explicit archive_view(archive_file& file) : file_(file) {}
+  archive_view(archive_file& file, size_t sec) : file_(file), sec_(sec) {}
 
   result<put_stats> put_blobs(const std::vector<std::string_view>&) override { return read_only(); }
   status get_blob(const digest& id, std::string* out) override {
     std::string tmp;
-    return file_.read_blob(id, out ? out : &tmp);
+    return file_.read_blob(sec_, id, out ? out : &tmp);
   }
   status has_blob(const digest& id) override {
-    if (file_.blobs().count(id) == 0)
+    if (blobs().count(id) == 0)
       return status::not_found("blob " + id.to_hex() + " is not in " + file_.path());
     return status::ok();
   }
   result<uint64_t> blob_size(const digest& id) override {
-    auto i = file_.blobs().find(id);
-    if (i == file_.blobs().end())
+    auto i = blobs().find(id);
+    if (i == blobs().end())
       return status::not_found("blob " + id.to_hex() + " is not in " + file_.path());
     return i->second.length;
   }
   result<commit_stats> commit(const snapshot_commit&) override { return read_only(); }
   status get_manifest(const digest& id, std::string* out) override {
-    if (id != file_.id())
+    if (id != section().id)
       return status::not_found("snapshot " + id.to_hex() + " is not in " + file_.path());
     if (out)
-      *out = file_.manifest_bytes();
+      *out = section().manifest;
     return status::ok();
   }
   result<digest> get_ref(std::string_view name) override {
@@ -364,11 +493,11 @@ public:
     return std::vector<std::pair<std::string, digest>>{};
   }
   result<std::vector<digest>> list_manifests() override {
-    return std::vector<digest>{file_.id()};
+    return std::vector<digest>{section().id};
   }
   result<std::vector<digest>> list_blobs() override {
     std::vector<digest> out;
-    for (auto& kv : file_.blobs())
+    for (auto& kv : blobs())
       out.push_back(kv.first);
     return out;
   }
@@ -377,42 +506,51 @@ public:
   std::string describe() const override { return "export file " + file_.path(); }
 
 private:
+  const archive_file::section& section() const { return file_.sections()[sec_]; }
+  const std::map<digest, archive_file::entry>& blobs() const { return section().blobs; }
   status read_only() const {
     return status(errc::internal, "export file " + file_.path() + " is read-only");
   }
   archive_file& file_;
+  size_t sec_;
 };
 
-} // namespace
-
-result<import_report> import_snapshot(store& s, const std::string& path,
-                                      const import_options& opts, const progress_fn& progress) {
-  archive_file file(path);
-  AMBER_RETURN_IF_ERROR(file.open());
-  AMBER_RETURN_IF_ERROR(file.scan(progress));
-
-  // Everything the snapshot needs must be in the file, and nothing else.
-  archive_view view(file);
-  auto snap = load_snapshot(view, file.id());
+// Loads section `sec` from the file: everything its snapshot needs must be
+// there, and nothing else. Writes nothing. Returns the sorted references.
+result<std::vector<digest>> check_section(archive_file& file, size_t sec, std::string* node) {
+  const auto& path = file.path();
+  const auto& section = file.sections()[sec];
+  archive_view view(file, sec);
+  auto snap = load_snapshot(view, section.id);
   if (!snap)
     return snap.error().with_context(path);
   auto refs = sorted_unique(snap->references());
   for (auto& ref : refs)
-    if (file.blobs().count(ref) == 0)
+    if (section.blobs.count(ref) == 0)
       return status::corruption(path + " lacks blob " + ref.to_hex() + " that snapshot "
-                                + file.id().short_hex() + " references");
-  if (refs.size() != file.blobs().size()) {
+                                + section.id.short_hex() + " references");
+  if (refs.size() != section.blobs.size()) {
     std::set<digest> needed(refs.begin(), refs.end());
-    for (auto& kv : file.blobs())
+    for (auto& kv : section.blobs)
       if (needed.count(kv.first) == 0)
         return status::corruption(path + " holds blob " + kv.first.to_hex()
-                                  + " that snapshot " + file.id().short_hex()
+                                  + " that snapshot " + section.id.short_hex()
                                   + " does not reference");
   }
+  *node = snap->meta.node.name;
+  return refs;
+}
 
+// Pass 2 for one section: blobs in batches, each batch one transaction,
+// then the manifest (and maybe the node's head) in one commit.
+result<import_report> write_section(store& s, archive_file& file, size_t sec,
+                                    const std::vector<digest>& refs, const std::string& node,
+                                    const import_options& opts, const progress_fn& progress) {
+  const auto& path = file.path();
+  const auto& section = file.sections()[sec];
   import_report r;
-  r.id = file.id();
-  r.node = snap->meta.node.name;
+  r.id = section.id;
+  r.node = node;
   r.blobs = refs.size();
   r.head_ref = head_ref(r.node);
   status present = s.get_manifest(r.id, nullptr);
@@ -420,7 +558,6 @@ result<import_report> import_snapshot(store& s, const std::string& path,
     return present;
   r.already_present = present.is_ok();
 
-  // Pass 2: blobs in batches, each batch one transaction.
   std::vector<std::string> batch;
   std::vector<digest> batch_ids;
   uint64_t batch_size = 0;
@@ -445,7 +582,7 @@ result<import_report> import_snapshot(store& s, const std::string& path,
   };
   for (auto& ref : refs) {
     std::string bytes;
-    AMBER_RETURN_IF_ERROR(file.read_blob(ref, &bytes));
+    AMBER_RETURN_IF_ERROR(file.read_blob(sec, ref, &bytes));
     batch_size += bytes.size();
     batch.push_back(std::move(bytes));
     batch_ids.push_back(ref);
@@ -455,7 +592,7 @@ result<import_report> import_snapshot(store& s, const std::string& path,
   AMBER_RETURN_IF_ERROR(flush());
 
   snapshot_commit c;
-  c.manifest = file.manifest_bytes();
+  c.manifest = section.manifest;
   c.references = refs;
   auto head = s.get_ref(r.head_ref);
   if (!head && !head.error().is_not_found())
@@ -480,6 +617,80 @@ result<import_report> import_snapshot(store& s, const std::string& path,
                                     + " instead of " + r.id.to_hex());
   r.head_moved = !c.ref.empty();
   return r;
+}
+
+} // namespace
+
+result<import_report> import_snapshot(store& s, const std::string& path,
+                                      const import_options& opts, const progress_fn& progress) {
+  archive_file file(path);
+  AMBER_RETURN_IF_ERROR(file.open());
+  AMBER_RETURN_IF_ERROR(file.scan(progress));
+  if (file.is_cluster())
+    return status::invalid_argument(path + " is a cluster export (cluster snapshot "
+                                    + file.cluster_id().short_hex()
+                                    + "); import it with `amber import --cluster FILE`");
+  std::string node;
+  auto refs = check_section(file, 0, &node);
+  if (!refs)
+    return refs.error();
+  return write_section(s, file, 0, *refs, node, opts, progress);
+}
+
+result<cluster_import_report> import_cluster_snapshot(const std::map<std::string, store*>& stores,
+                                                      const std::string& path,
+                                                      const import_options& opts,
+                                                      const progress_fn& progress) {
+  archive_file file(path);
+  AMBER_RETURN_IF_ERROR(file.open());
+  AMBER_RETURN_IF_ERROR(file.scan(progress));
+  if (!file.is_cluster())
+    return status::invalid_argument(path + " is the export of one node snapshot, not of a "
+                                           "cluster snapshot; import it without --cluster");
+  auto meta = decode_cluster_manifest(file.cluster_manifest_bytes());
+  if (!meta)
+    return meta.error().with_context(path);
+  // Everything is checked before anything is written: one section per
+  // member, in manifest order, each a sound snapshot; every member known.
+  auto& sections = file.sections();
+  if (sections.size() != meta->members.size())
+    return status::corruption(path + " holds " + std::to_string(sections.size())
+                              + " member snapshots; its cluster manifest names "
+                              + std::to_string(meta->members.size()));
+  std::vector<std::vector<digest>> refs(sections.size());
+  std::vector<std::string> nodes(sections.size());
+  for (size_t i = 0; i < sections.size(); ++i) {
+    auto& x = meta->members[i];
+    if (sections[i].id != x.snapshot)
+      return status::corruption(path + " holds snapshot " + sections[i].id.short_hex()
+                                + " where its cluster manifest names member '" + x.member
+                                + "''s snapshot " + x.snapshot.short_hex());
+    if (stores.count(x.member) == 0)
+      return status::not_found("cluster snapshot " + file.cluster_id().short_hex()
+                               + " names member '" + x.member
+                               + "', which the cluster file does not list");
+    auto r = check_section(file, i, &nodes[i]);
+    if (!r)
+      return r.error().with_context("member '" + x.member + "'");
+    refs[i] = std::move(*r);
+  }
+  cluster_import_report out;
+  out.id = file.cluster_id();
+  out.cluster = meta->cluster;
+  for (size_t i = 0; i < sections.size(); ++i) {
+    auto& x = meta->members[i];
+    store& s = *stores.at(x.member);
+    auto r = write_section(s, file, i, refs[i], nodes[i], opts, progress);
+    if (!r)
+      return r.error().with_context("member '" + x.member + "'");
+    // The member's snapshot is committed before the cluster manifest that
+    // names it, as in a cluster checkpoint.
+    auto adopted = adopt_cluster_manifest(s, file.cluster_manifest_bytes());
+    if (!adopted)
+      return adopted.error().with_context("member '" + x.member + "'");
+    out.members.push_back({x.member, std::move(*r), adopted->second});
+  }
+  return out;
 }
 
 } // namespace amber

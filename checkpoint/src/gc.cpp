@@ -32,9 +32,46 @@ status make_plan(store& s, const gc_options& opts, const progress_fn& progress, 
     return refs.error();
   removal_guard seen;
   seen.refs = *refs;
+  // Cluster snapshots first: what they keep, node snapshots must keep too.
+  std::set<digest> cluster_ids;
+  for (auto& c : hist->clusters)
+    cluster_ids.insert(c.id);
+  std::set<digest> retained_clusters;
+  for (auto& r : *refs)
+    if (cluster_ids.count(r.second) > 0)
+      retained_clusters.insert(r.second);
+  std::map<std::string, std::vector<const cluster_snapshot_entry*>> by_cluster;
+  for (auto& c : hist->clusters)
+    by_cluster[c.meta.cluster].push_back(&c);
+  for (auto& [cluster, snaps] : by_cluster) {
+    std::sort(snaps.begin(), snaps.end(), [](auto* a, auto* b) {
+      if (a->meta.incarnation != b->meta.incarnation)
+        return a->meta.incarnation > b->meta.incarnation;
+      if (a->meta.epoch != b->meta.epoch)
+        return a->meta.epoch > b->meta.epoch;
+      if (a->meta.created_at_ms != b->meta.created_at_ms)
+        return a->meta.created_at_ms > b->meta.created_at_ms;
+      return a->id < b->id;
+    });
+    uint64_t keep = opts.keep ? *opts.keep : snaps.size();
+    for (uint64_t i = 0; i < snaps.size() && i < keep; ++i)
+      retained_clusters.insert(snaps[i]->id);
+  }
   std::set<digest> retained;
   for (auto& r : *refs)
-    retained.insert(r.second);
+    if (cluster_ids.count(r.second) == 0)
+      retained.insert(r.second);
+  // A member keeps what the last committed cluster snapshot needs until a
+  // newer one commits: the member snapshot a kept cluster snapshot names is
+  // kept when this store holds it, whatever `keep` says.
+  std::set<digest> node_ids;
+  for (auto& snap : hist->snapshots)
+    node_ids.insert(snap.id);
+  for (auto& c : hist->clusters)
+    if (retained_clusters.count(c.id) > 0)
+      for (auto& m : c.meta.members)
+        if (node_ids.count(m.snapshot) > 0)
+          retained.insert(m.snapshot);
   // History is newest first within each node's chain, but a restore of an
   // old snapshot makes creation time the honest order: sort by it.
   std::map<std::string, std::vector<const snapshot_summary*>> by_node;
@@ -67,6 +104,11 @@ status make_plan(store& s, const gc_options& opts, const progress_fn& progress, 
     if (retained.count(snap.id) == 0)
       out->remove.manifests.push_back(snap.id);
   }
+  for (auto& c : hist->clusters) {
+    seen.manifests.push_back(c.id);
+    if (retained_clusters.count(c.id) == 0)
+      out->remove.manifests.push_back(c.id);
+  }
   std::sort(out->remove.manifests.begin(), out->remove.manifests.end());
   out->remove.expected = std::move(seen);
   std::string bytes;
@@ -95,6 +137,7 @@ status make_plan(store& s, const gc_options& opts, const progress_fn& progress, 
   out->report.removed_snapshots = out->remove.manifests;
   out->report.removed_blobs = out->remove.blobs.size();
   out->report.kept_snapshots = retained.size();
+  out->report.kept_cluster_snapshots = retained_clusters.size();
   return status::ok();
 }
 

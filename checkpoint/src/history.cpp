@@ -40,6 +40,14 @@ result<snapshot_history> read_history(store& s) {
       out.unreadable.emplace_back(id, st);
       continue;
     }
+    if (is_cluster_manifest(bytes)) {
+      auto c = decode_cluster_manifest(bytes);
+      if (!c)
+        out.unreadable.emplace_back(id, c.error().with_context("cluster snapshot " + id.to_hex()));
+      else
+        out.clusters.push_back({id, std::move(*c)});
+      continue;
+    }
     auto m = decode_manifest(bytes);
     if (!m) {
       out.unreadable.emplace_back(id, m.error().with_context("snapshot " + id.to_hex()));

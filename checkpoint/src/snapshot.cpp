@@ -3,6 +3,7 @@
 #include <cctype>
 #include <set>
 
+#include "amber/checkpoint/cluster_manifest.hpp"
 #include "amber/checkpoint/serial.hpp"
 
 namespace amber {
@@ -48,6 +49,10 @@ result<loaded_snapshot> load_snapshot(store& s, const digest& id) {
   out.id = id;
   std::string bytes;
   AMBER_RETURN_IF_ERROR(s.get_manifest(id, &bytes));
+  if (is_cluster_manifest(bytes))
+    return status::invalid_argument("snapshot " + id.to_hex()
+                                    + " is a cluster snapshot (its members' node snapshots live "
+                                      "in their own stores); use the --cluster form of the command");
   auto m = decode_manifest(bytes);
   if (!m)
     return m.error().with_context("snapshot " + id.to_hex());
@@ -69,6 +74,17 @@ result<digest> resolve_snapshot(store& s, std::string_view spec) {
   if (spec.empty())
     return status::invalid_argument("an empty snapshot name");
   std::string text(spec);
+  constexpr std::string_view cluster_prefix = "cluster:";
+  if (spec.substr(0, cluster_prefix.size()) == cluster_prefix) {
+    auto name = spec.substr(cluster_prefix.size());
+    if (name.empty() || name.find('/') != std::string_view::npos)
+      return status::invalid_argument("'" + text + "': expected cluster:NAME");
+    auto r = s.get_ref(cluster_head_ref(name));
+    if (!r && r.error().is_not_found())
+      return status::not_found("no cluster snapshot of cluster '" + std::string(name)
+                               + "' in this store (no " + cluster_head_ref(name) + ")");
+    return r;
+  }
   for (auto& candidate : {text, head_ref(text)}) {
     auto r = s.get_ref(candidate);
     if (r)

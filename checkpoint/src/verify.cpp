@@ -1,8 +1,10 @@
 #include "amber/checkpoint/verify.hpp"
 
+#include <map>
 #include <set>
 #include <unordered_map>
 
+#include "amber/checkpoint/cluster_manifest.hpp"
 #include "amber/checkpoint/layers.hpp"
 #include "amber/checkpoint/manifest.hpp"
 #include "amber/checkpoint/serial.hpp"
@@ -44,8 +46,33 @@ public:
       check_snapshot(id);
       report(progress_, "checking snapshots", ++done, ids->size());
     }
-    out_->snapshots = ids->size();
+    out_->snapshots = ids->size() - out_->cluster_snapshots;
+    for (auto& [id, m] : clusters_)
+      check_cluster_members(id, m);
     return check_refs();
+  }
+
+  // One node snapshot, reading only the blobs it needs.
+  status run_one(const digest& id, verify_report* out) {
+    out_ = out;
+    auto ids = s_.list_manifests();
+    if (!ids)
+      return ids.error();
+    manifests_.insert(ids->begin(), ids->end());
+    if (manifests_.count(id) == 0)
+      return status::not_found("snapshot " + id.to_hex() + " is not stored in " + s_.describe());
+    check_snapshot(id);
+    if (clusters_.count(id) > 0)
+      problem(kind::snapshot, id.to_hex(),
+              status::invalid_argument("snapshot " + id.to_hex()
+                                       + " is a cluster snapshot, not a node snapshot"));
+    out_->snapshots = 1 - out_->cluster_snapshots;
+    for (auto& b : blobs_)
+      if (b.second.st) {
+        ++out_->blobs;
+        out_->blob_bytes += b.second.size;
+      }
+    return status::ok();
   }
 
 private:
@@ -106,11 +133,27 @@ private:
       problem(kind::snapshot, hex, st);
       return;
     }
+    if (is_cluster_manifest(bytes)) {
+      ++out_->cluster_snapshots;
+      auto c = decode_cluster_manifest(bytes);
+      if (!c) {
+        problem(kind::snapshot, hex, c.error().with_context("cluster snapshot " + hex));
+        return;
+      }
+      for (auto& p : c->parents)
+        if (manifests_.count(p) == 0) {
+          ++out_->missing_parents;
+          break;
+        }
+      clusters_.emplace(id, std::move(*c));
+      return;
+    }
     auto m = decode_manifest(bytes);
     if (!m) {
       problem(kind::snapshot, hex, m.error().with_context("snapshot " + hex));
       return;
     }
+    node_manifests_.insert(id);
     for (auto& p : m->parents)
       if (manifests_.count(p) == 0) {
         ++out_->missing_parents;
@@ -165,6 +208,18 @@ private:
     }
   }
 
+  // A member snapshot a cluster snapshot names and this store holds must be
+  // a node snapshot. (Each member's store holds its own part only: members
+  // not stored here are checked by `verify_cluster_snapshot`.)
+  void check_cluster_members(const digest& id, const cluster_manifest& m) {
+    for (auto& x : m.members)
+      if (clusters_.count(x.snapshot) > 0)
+        problem(kind::snapshot, id.to_hex(),
+                status::corruption("cluster snapshot " + id.to_hex() + ": member '" + x.member
+                                   + "' names " + x.snapshot.to_hex()
+                                   + ", which is a cluster snapshot, not a node snapshot"));
+  }
+
   status check_refs() {
     auto refs = s_.list_refs();
     if (!refs) {
@@ -172,11 +227,31 @@ private:
       problem(kind::ref, "(refs)", refs.error());
       return status::ok();
     }
-    for (auto& [name, target] : *refs)
-      if (manifests_.count(target) == 0)
+    for (auto& [name, target] : *refs) {
+      if (manifests_.count(target) == 0) {
         problem(kind::ref, name,
                 status::not_found("ref " + name + " points at snapshot " + target.to_hex()
                                   + ", which is not stored"));
+        continue;
+      }
+      // A cluster head must point at a cluster snapshot of that cluster, a
+      // node head at a node snapshot (damaged targets are reported above).
+      bool cluster_ref = name.rfind("clusters/", 0) == 0;
+      if (cluster_ref && node_manifests_.count(target) > 0)
+        problem(kind::ref, name,
+                status::corruption("ref " + name + " points at node snapshot " + target.to_hex()
+                                   + "; a cluster head must point at a cluster snapshot"));
+      if (auto c = clusters_.find(target); c != clusters_.end()) {
+        if (!cluster_ref)
+          problem(kind::ref, name,
+                  status::corruption("ref " + name + " points at cluster snapshot "
+                                     + target.to_hex() + "; only clusters/NAME/head may"));
+        else if (name != cluster_head_ref(c->second.cluster))
+          problem(kind::ref, name,
+                  status::corruption("ref " + name + " points at a snapshot of cluster '"
+                                     + c->second.cluster + "'"));
+      }
+    }
     out_->refs = refs->size();
     return status::ok();
   }
@@ -186,6 +261,8 @@ private:
   verify_report* out_ = nullptr;
   std::unordered_map<digest, blob_check> blobs_;
   std::set<digest> manifests_;
+  std::set<digest> node_manifests_;          // Decoded as node manifests.
+  std::map<digest, cluster_manifest> clusters_; // Decoded cluster manifests.
 };
 
 } // namespace
@@ -194,6 +271,77 @@ result<verify_report> verify_store(store& s, const progress_fn& progress) {
   verify_report out;
   verifier v(s, progress);
   AMBER_RETURN_IF_ERROR(v.run(&out));
+  return out;
+}
+
+result<verify_report> verify_snapshot(store& s, const digest& id) {
+  verify_report out;
+  progress_fn none;
+  verifier v(s, none);
+  AMBER_RETURN_IF_ERROR(v.run_one(id, &out));
+  return out;
+}
+
+bool cluster_verify_report::ok() const noexcept {
+  for (auto& m : members)
+    if (!m.ok())
+      return false;
+  return true;
+}
+
+result<cluster_verify_report> verify_cluster_snapshot(const std::map<std::string, store*>& stores,
+                                                      const digest& id,
+                                                      const progress_fn& progress) {
+  cluster_verify_report out;
+  out.id = id;
+  // The cluster manifest from the first member store that holds it.
+  status last = status::not_found("no member store holds cluster snapshot " + id.to_hex());
+  bool found = false;
+  for (auto& [name, s] : stores) {
+    auto m = read_cluster_manifest(*s, id);
+    if (m) {
+      out.meta = std::move(*m);
+      found = true;
+      break;
+    }
+    if (!m.error().is_not_found() || last.is_not_found())
+      last = m.error().with_context("member '" + name + "'");
+  }
+  if (!found)
+    return last;
+  uint64_t done = 0;
+  for (auto& x : out.meta.members) {
+    cluster_member_check c;
+    c.member = x.member;
+    c.snapshot = x.snapshot;
+    auto i = stores.find(x.member);
+    if (i == stores.end()) {
+      c.problem = status::not_found("cluster snapshot " + id.short_hex() + " names member '"
+                                    + x.member + "', which the cluster file does not list");
+    } else {
+      store& s = *i->second;
+      status has = s.get_manifest(id, nullptr);
+      c.holds_cluster_manifest = has.is_ok();
+      auto r = verify_snapshot(s, x.snapshot);
+      if (!has && !has.is_not_found()) {
+        c.problem = has.with_context("member '" + x.member + "': its copy of cluster snapshot "
+                                     + id.short_hex());
+      } else if (!r) {
+        c.problem = r.error().with_context("member '" + x.member + "'");
+      } else {
+        c.report = std::move(*r);
+        if (!c.report.ok())
+          c.problem = status(c.report.problems.front().problem.code(),
+                             "member '" + x.member + "': snapshot " + x.snapshot.short_hex()
+                               + " is damaged: " + c.report.problems.front().problem.message());
+      }
+    }
+    out.members.push_back(std::move(c));
+    report(progress, "verifying members", ++done, out.meta.members.size());
+  }
+  for (auto& [name, s] : stores)
+    if (!out.meta.find(name))
+      out.unlisted.push_back(name);
   return out;
 }
 

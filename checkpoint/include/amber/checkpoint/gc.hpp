@@ -8,6 +8,13 @@
 // every snapshot (gc then only removes blobs no snapshot references, such as
 // those of a checkpoint that failed before its commit).
 //
+// Cluster snapshots (cluster_manifest.hpp): every one a ref points at
+// (`clusters/NAME/head`) and, with `keep`, each cluster's `keep` newest by
+// (incarnation, epoch); without `keep`, all. The member snapshot a retained
+// cluster snapshot names is retained when this store holds it, whatever
+// `keep` says: a member keeps what the last committed cluster snapshot needs
+// until a newer one commits.
+//
 // Safety: the blobs a retained snapshot reaches are those `load_snapshot`
 // reports, so gc refuses (removing nothing) when any snapshot of the store
 // cannot be read: it could not know what a damaged snapshot still needs.
@@ -46,10 +53,11 @@ struct gc_options {
 };
 
 struct gc_report {
-  std::vector<digest> removed_snapshots; ///< Sorted.
+  std::vector<digest> removed_snapshots; ///< Sorted; node and cluster snapshots.
   uint64_t removed_blobs = 0;
   uint64_t freed_bytes = 0; ///< Blob and manifest bytes removed.
-  uint64_t kept_snapshots = 0;
+  uint64_t kept_snapshots = 0;         ///< Node snapshots.
+  uint64_t kept_cluster_snapshots = 0; ///< Cluster manifests.
   uint64_t kept_blobs = 0;
   uint64_t kept_bytes = 0; ///< Blob bytes kept.
   bool dry_run = false;

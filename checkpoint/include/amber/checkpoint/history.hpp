@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "amber/checkpoint/cluster_manifest.hpp"
 #include "amber/checkpoint/manifest.hpp"
 #include "amber/storage/store.hpp"
 
@@ -37,7 +38,9 @@ struct snapshot_summary {
 struct snapshot_history {
   /// Every readable snapshot; children before parents, else newest first.
   std::vector<snapshot_summary> snapshots;
-  /// Manifests that failed to read or decode, with why.
+  /// Every readable cluster snapshot, in id order.
+  std::vector<cluster_snapshot_entry> clusters;
+  /// Manifests (node or cluster) that failed to read or decode, with why.
   std::vector<std::pair<digest, status>> unreadable;
 };
 

@@ -43,12 +43,15 @@ struct loaded_snapshot {
 
 /// Reads and verifies snapshot `id`.
 /// @return the snapshot; not_found for an unknown id or a missing blob;
+///         invalid_argument when `id` is a cluster snapshot;
 ///         corruption for bytes that fail their digest or do not decode;
 ///         format_mismatch for a manifest of another schema.
 result<loaded_snapshot> load_snapshot(store& s, const digest& id);
 
 /// Turns what a user typed into a snapshot id: a ref name, a node name (its
-/// head ref), 64 hex digits, or an unambiguous hex prefix of 4+ digits.
+/// head ref), `cluster:NAME` (clusters/NAME/head), 64 hex digits, or an
+/// unambiguous hex prefix of 4+ digits. The id may name a node or a cluster
+/// snapshot (`is_cluster_manifest` tells them apart).
 /// @return the id; not_found when nothing matches; invalid_argument when a
 ///         prefix matches several snapshots (naming them).
 result<digest> resolve_snapshot(store& s, std::string_view spec);
