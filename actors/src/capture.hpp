@@ -36,7 +36,30 @@ struct capture_context {
   std::shared_ptr<store> sink;
   cut_start start; ///< The epoch, members, graphs and counts at the cut.
   uint64_t epoch() const { return start.epoch; }
+  /// A cluster cut: the trace also waits for the counts of every link from
+  /// these members (see remote_count_report), and tells `on_all_reported`
+  /// once every member has cut (so the links can send their markers).
+  std::vector<std::string> remote_members;
+  caf::actor on_all_reported;
 };
+
+/// A cluster cut: what the link from `member` delivered to each of our
+/// components before the cut (its marker for the epoch has arrived).
+struct remote_count_report {
+  uint64_t epoch = 0;
+  std::string member;
+  sent_counts counts;
+  /// False when the sender's count in the marker differs from what the
+  /// link delivered: the cut cannot be trusted (`why` says more).
+  bool consistent = true;
+  std::string why;
+};
+using remote_count_ptr = std::shared_ptr<const remote_count_report>;
+
+/// Endpoint -> trace capture: a remote_count_report.
+using remote_count_atom = caf::atom_constant<caf::atom("a_rcount")>;
+/// Trace capture -> on_all_reported: (all_reported, epoch).
+using all_reported_atom = caf::atom_constant<caf::atom("a_allrep")>;
 
 /// What a capture answers: its layer, the blobs to write, and every blob
 /// the layer references.
@@ -80,3 +103,4 @@ caf::actor spawn_capture_worker(caf::actor_system& sys);
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(amber::capture_context_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(amber::capture_result_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(amber::capture_job_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(amber::remote_count_ptr)

@@ -14,8 +14,14 @@
 #include "amber/runtime/atoms.hpp"
 #include "amber/runtime/error.hpp"
 #include "capture.hpp"
+#include "cluster/wire.hpp"
 
 namespace amber {
+
+using cluster::cluster_abort_atom;
+using cluster::cluster_setup_atom;
+using cluster::open_epoch_atom;
+using cluster::round_done_atom;
 
 namespace {
 
@@ -33,12 +39,18 @@ struct round {
   /// Who asked; empty for a periodic checkpoint.
   std::function<void(const result<checkpoint_report>&)> reply;
   int retries_left = 2; ///< For a spoiled cut (see node_core::spoil).
+  bool cluster = false;  ///< Opened for a cluster cut (no retries: the cluster moves on).
 };
 
 struct coordinator_state {
   static inline const char* name = "amber.coordinator";
   std::array<caf::actor, layer_count> captures;
   bool busy = false;
+  /// A cluster member: cuts open at the cluster's epochs, and their
+  /// outcome goes to the member's agent.
+  caf::actor agent;
+  std::vector<std::string> peers;
+  uint64_t cluster_epoch = 0; ///< The latest cluster cut opened.
 };
 
 using coordinator_actor = caf::stateful_actor<coordinator_state>;
@@ -99,8 +111,15 @@ public:
     : self_(self), node_(n), store_(std::move(s)), opts_(std::move(opts)) {}
 
   /// Starts a checkpoint; `reply` hears how it ended (also on refusal).
-  void begin(std::function<void(const result<checkpoint_report>&)> reply, int retries = 2) {
+  void begin(std::function<void(const result<checkpoint_report>&)> reply, int retries = 2,
+             uint64_t cluster_epoch = 0) {
     auto& st = self_->state;
+    if (st.agent && cluster_epoch == 0) {
+      reply(status(errc::invalid_argument,
+                   "node '" + node_->name() + "' is a member of a cluster: its checkpoints are "
+                   "cluster checkpoints (ask the cluster, e.g. amber checkpoint --control)"));
+      return;
+    }
     if (st.busy) {
       reply(status(errc::busy, "a checkpoint of node '" + node_->name() + "' is already running"));
       return;
@@ -127,8 +146,14 @@ public:
     r->ctx->sink = store_;
     // Epochs are the node's: components keep theirs from cuts of an
     // earlier checkpointer on the same node.
-    r->ctx->start = node_->core().begin_cut();
+    r->ctx->start = node_->core().begin_cut(cluster_epoch);
+    if (cluster_epoch != 0) {
+      r->cluster = true;
+      r->ctx->remote_members = st.peers;
+      r->ctx->on_all_reported = st.agent;
+    }
     st.busy = true;
+    current_ = r;
     capture_context_ptr ctx = r->ctx;
     for (size_t i = 0; i < layer_count; ++i) {
       auto kind = static_cast<layer_kind>(i);
@@ -139,6 +164,35 @@ public:
     auto epoch = ctx->epoch();
     for (auto& e : ctx->start.members)
       self_->send(e->handle, cut_atom::value, epoch);
+  }
+
+  /// A cluster cut: opens epoch `epoch` unless it (or a later one) is open
+  /// already; a running earlier one is aborted (the cluster moved on). The
+  /// agent hears (round_done, epoch, ok, snapshot id or why).
+  void begin_cluster(uint64_t epoch) {
+    auto& st = self_->state;
+    if (!st.agent || epoch <= st.cluster_epoch)
+      return;
+    st.cluster_epoch = epoch;
+    if (st.busy && current_)
+      end(current_, status(errc::aborted, "cut " + std::to_string(current_->ctx->epoch())
+                                            + " was superseded by cut " + std::to_string(epoch)));
+    auto agent = st.agent;
+    auto self = self_;
+    begin(
+      [self, agent, epoch](const result<checkpoint_report>& r) {
+        if (r)
+          self->send(agent, round_done_atom::value, epoch, true, r->id.to_hex());
+        else
+          self->send(agent, round_done_atom::value, epoch, false, r.error().to_string());
+      },
+      0, epoch);
+  }
+
+  /// The cluster aborted `epoch`: drop its cut if it is still running.
+  void abort_cluster(uint64_t epoch) {
+    if (self_->state.busy && current_ && current_->cluster && current_->ctx->epoch() <= epoch)
+      end(current_, status(errc::aborted, "the cluster aborted cut " + std::to_string(epoch)));
   }
 
   void tick() {
@@ -179,6 +233,8 @@ private:
       return;
     auto captured = clock_type::now();
     if (node_->core().spoiled() >= r->ctx->epoch()) {
+      if (r->cluster)
+        r->retries_left = 0; // The cluster takes its next epoch instead.
       auto why = status(errc::aborted,
                         "cut " + std::to_string(r->ctx->epoch()) + " of node '" + node_->name()
                           + "' was spoiled: a handler running when it opened sent a message "
@@ -227,6 +283,8 @@ private:
       return;
     r->done = true;
     self_->state.busy = false;
+    if (current_ == r)
+      current_.reset();
     if (!outcome) {
       // Drop the aborted cut's stragglers, and make every component
       // serialize in full next time: its reused blob may not be committed.
@@ -242,6 +300,7 @@ private:
   }
 
   coordinator_actor* self_;
+  std::shared_ptr<round> current_; ///< The running checkpoint, if any.
   node* node_;
   std::shared_ptr<store> store_;
   checkpoint_options opts_;
@@ -281,6 +340,12 @@ caf::behavior coordinator(coordinator_actor* self, node* n, std::shared_ptr<stor
       return rp;
     },
     [logic](tick_atom) { logic->tick(); },
+    [self](cluster_setup_atom, caf::actor& agent, std::vector<std::string>& peers) {
+      self->state.agent = std::move(agent);
+      self->state.peers = std::move(peers);
+    },
+    [logic](open_epoch_atom, uint64_t epoch) { logic->begin_cluster(epoch); },
+    [logic](cluster_abort_atom, uint64_t epoch) { logic->abort_cluster(epoch); },
   };
 }
 

@@ -3,6 +3,7 @@
 // @private The two captures that collect a cut from the components.
 
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -73,7 +74,12 @@ struct trace_capture_state {
     /// Events that arrived before the coordinator's request.
     std::vector<cut_report_ptr> early_reports;
     std::vector<flight_report_ptr> early_flights;
+    std::vector<remote_count_ptr> early_remote;
     std::vector<flight_report_ptr> messages;
+    /// A cluster cut: members whose link counts have not arrived yet.
+    std::set<std::string> remote_pending;
+    bool told_all_reported = false;
+    std::string failed; ///< Set when the cut cannot be trusted.
   };
   static inline const char* name = "amber.capture.trace";
   caf::actor worker; ///< Detached: encodes the layer.

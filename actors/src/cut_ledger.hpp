@@ -48,6 +48,10 @@ public:
   bool on_exit(uint32_t id, const sent_counts& sent,
                const std::vector<component_info_ptr>& joiners);
 
+  /// A cluster cut: messages another member's link delivered to each
+  /// receiver before the cut (the link's marker arrived).
+  void on_remote(const sent_counts& delivered) { add_sent(delivered); }
+
   /// A message stamped before the cut that `receiver` processed (or lost)
   /// after its snapshot. @return false when `receiver` is not a reporting
   /// member (not recorded then).

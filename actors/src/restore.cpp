@@ -120,9 +120,9 @@ result<std::unique_ptr<node>> restore_node(store& s, std::string_view spec,
   AMBER_RETURN_IF_ERROR(
     prepare(s, *snap, *types, opts, &prepared).with_context("restoring " + id->short_hex()));
   node_options nopts;
-  nopts.name = snap->world.node_name;
+  nopts.name = opts.name.empty() ? snap->world.node_name : opts.name;
   nopts.config = opts.config;
-  nopts.incarnation = snap->world.incarnation + 1;
+  nopts.incarnation = opts.incarnation ? *opts.incarnation : snap->world.incarnation + 1;
   nopts.worker_threads = opts.worker_threads;
   nopts.configure = opts.configure;
   auto n = std::make_unique<node>(std::move(types), std::move(nopts));
@@ -172,8 +172,9 @@ result<std::unique_ptr<node>> restore_node(store& s, std::string_view spec,
                     std::move(msg))},
                   nullptr);
   }
-  for (auto& e : core.entries())
-    caf::anon_send(e->handle, release_atom::value);
+  if (!opts.hold)
+    for (auto& e : core.entries())
+      caf::anon_send(e->handle, release_atom::value);
   n->set_last_snapshot(*id);
   // The restored node claims the head where it is now (which may be past
   // the restored snapshot): a second restore of the same node racing this

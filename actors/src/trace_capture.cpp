@@ -22,7 +22,8 @@ struct totals {
 // The CPU-heavy part, run by the worker: serialize the recorded messages
 // and encode the layer.
 result<capture_result> build_trace(caf::actor_system& sys,
-                                   std::vector<flight_report_ptr>& flights, totals t) {
+                                   std::vector<flight_report_ptr>& flights, totals t,
+                                   const node_core& core) {
   trace_layer layer;
   layer.pre_cut_sent = t.sent;
   layer.pre_cut_received = t.received;
@@ -55,6 +56,7 @@ result<capture_result> build_trace(caf::actor_system& sys,
                                         + std::to_string(f->receiver));
     in_flight_message m;
     m.sender = f->st.sender;
+    m.sender_node = core.sender_member(f->st.sender); // Empty for a local sender.
     m.receiver = f->receiver;
     m.seq = position;
     m.epoch = f->st.epoch;
@@ -87,18 +89,43 @@ struct round_totals {
   std::map<uint64_t, totals> by_epoch;
 };
 
+void on_remote(state_type::round& r, const remote_count_report& rep) {
+  if (r.remote_pending.erase(rep.member) == 0)
+    return; // Not a peer of this cut, or counted already.
+  if (!rep.consistent && r.failed.empty())
+    r.failed = rep.why;
+  r.ledger.on_remote(rep.counts);
+}
+
 void try_finish(self_ptr self, uint64_t epoch, totals t) {
   auto& st = self->state;
   auto i = st.rounds.find(epoch);
-  if (i == st.rounds.end() || !i->second.ctx || !i->second.ledger.balanced())
+  if (i == st.rounds.end() || !i->second.ctx)
     return;
   auto& r = i->second;
+  if (!r.told_all_reported && r.ctx->on_all_reported && r.ledger.all_reported()) {
+    // No member sends anything stamped before this cut any more: the
+    // links may close their pre-cut streams with a marker.
+    r.told_all_reported = true;
+    self->send(r.ctx->on_all_reported, all_reported_atom::value, epoch);
+  }
+  if (!r.failed.empty()) {
+    auto promise = r.promise;
+    auto why = r.failed;
+    close_rounds_through(st, epoch);
+    promise.deliver(to_caf_error(status(errc::aborted, "cut " + std::to_string(epoch) + ": "
+                                                         + why + "; nothing was committed")));
+    return;
+  }
+  if (!r.remote_pending.empty() || !r.ledger.balanced())
+    return;
   auto promise = r.promise;
+  const node_core* core = &r.ctx->source->core();
   auto flights = std::make_shared<std::vector<flight_report_ptr>>(std::move(r.messages));
   close_rounds_through(st, epoch);
   auto* sys = &self->system();
   auto job = std::make_shared<const capture_job>(
-    [sys, flights, t] { return build_trace(*sys, *flights, t); });
+    [sys, flights, t, core] { return build_trace(*sys, *flights, t, *core); });
   self->request(st.worker, caf::infinite, work_atom::value, capture_job_ptr{job})
     .then([promise](capture_result_ptr& res) mutable { promise.deliver(std::move(res)); },
           [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
@@ -142,6 +169,10 @@ caf::behavior trace_capture(self_ptr self) {
       auto& r = open_round(self, ctx);
       auto promise = r.promise;
       r.ledger.start(ctx->start.members, ctx->start.retired_to, ctx->start.injected);
+      r.remote_pending.insert(ctx->remote_members.begin(), ctx->remote_members.end());
+      for (auto& rep : r.early_remote)
+        on_remote(r, *rep);
+      r.early_remote.clear();
       auto& t = sums->by_epoch[epoch];
       for (auto& rep : r.early_reports)
         count(r, *rep, t);
@@ -168,6 +199,18 @@ caf::behavior trace_capture(self_ptr self) {
       finish(rep->epoch);
     },
     [on_flight](flight_atom, flight_report_ptr& f) mutable { on_flight(f); },
+    [self, finish](remote_count_atom, remote_count_ptr& rep) {
+      auto& st = self->state;
+      if (rep->epoch <= st.done_up_to)
+        return;
+      auto& r = st.rounds[rep->epoch];
+      if (!r.ctx) {
+        r.early_remote.push_back(std::move(rep));
+        return;
+      }
+      on_remote(r, *rep);
+      finish(rep->epoch);
+    },
     [on_flight](lost_atom, flight_report_ptr& f) mutable { on_flight(f); },
     [self, finish, apply_exit](stop_atom, exit_report_ptr& x) {
       auto& st = self->state;

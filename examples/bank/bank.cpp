@@ -1,4 +1,5 @@
 #include "bank.hpp"
+#include "xbank.hpp"
 
 #include <caf/scoped_actor.hpp>
 
@@ -128,7 +129,8 @@ void driver::issue(uint32_t n) {
 amber::status register_types(amber::registry& reg) {
   AMBER_RETURN_IF_ERROR(reg.add<account>());
   AMBER_RETURN_IF_ERROR(reg.add<clearing>());
-  return reg.add<driver>();
+  AMBER_RETURN_IF_ERROR(reg.add<driver>());
+  return register_cluster_types(reg);
 }
 
 amber::graph_def make_graph(const bank_params& p) {

@@ -521,6 +521,8 @@ void component_host::stop_component() {
 bool component_host::watch(const std::string& name) {
   touch();
   auto e = core_->find(name);
+  if (e && e->info->id >= node_core::remote_id_base)
+    e = nullptr; // Monitors are local: another member's components come and go with rollbacks.
   if (!e) {
     // Gone already: tell the component as if it had just exited, through
     // the mailbox (like fail_later): never inside the handler that called

@@ -48,11 +48,24 @@ void node_core::clear() {
     kv.second->alive.store(false, std::memory_order_release);
   by_id_.clear();
   by_name_.clear();
+  // Pseudo entries hold the links: let the actors go.
+  remote_by_name_.clear();
+  remote_by_id_.clear();
+  links_.clear();
   retired_to_.clear();
   injected_.clear();
 }
 
 entry_ptr node_core::find(std::string_view name) const {
+  if (clustered()) {
+    if (auto slash = name.find('/'); slash != std::string_view::npos) {
+      auto member = name.substr(0, slash);
+      if (member == member_)
+        return find(name.substr(slash + 1));
+      if (links_.count(std::string(member)) > 0)
+        return find_remote(name);
+    }
+  }
   std::shared_lock<std::shared_mutex> guard(mutex_);
   auto i = by_name_.find(std::string(name));
   if (i == by_name_.end())
@@ -62,6 +75,10 @@ entry_ptr node_core::find(std::string_view name) const {
 
 entry_ptr node_core::find(uint32_t id) const {
   std::shared_lock<std::shared_mutex> guard(mutex_);
+  if (id >= remote_id_base) {
+    auto r = remote_by_id_.find(id);
+    return r == remote_by_id_.end() ? nullptr : r->second;
+  }
   auto i = by_id_.find(id);
   return i == by_id_.end() ? nullptr : i->second;
 }
@@ -114,9 +131,14 @@ cut_sinks node_core::sinks() const {
 }
 
 cut_start node_core::begin_cut() {
+  return begin_cut(0);
+}
+
+cut_start node_core::begin_cut(uint64_t epoch) {
   cut_start out;
   std::unique_lock<std::shared_mutex> cut_guard(cut_mutex_);
-  out.epoch = current_epoch_.load(std::memory_order_acquire) + 1;
+  auto current = current_epoch_.load(std::memory_order_acquire);
+  out.epoch = epoch == 0 ? current + 1 : std::max(epoch, current + 1);
   current_epoch_.store(out.epoch, std::memory_order_release);
   {
     std::shared_lock<std::shared_mutex> guard(mutex_);
@@ -203,7 +225,63 @@ node_core::totals node_core::sum_counters() const {
     out.handled += c.handled.load(std::memory_order_relaxed);
   }
   out.lost = lost_.load(std::memory_order_relaxed);
+  // Messages to other members count as received once forwarded; messages
+  // from them as sent once delivered (each side balances its own part).
+  out.received += forwarded_.load(std::memory_order_relaxed);
+  out.sent += delivered_.load(std::memory_order_relaxed);
   return out;
+}
+
+// -- cluster ----------------------------------------------------------------------
+
+void node_core::set_cluster(std::string self, std::vector<std::string> members,
+                            std::vector<std::pair<std::string, caf::actor>> links) {
+  member_ = std::move(self);
+  members_ = std::move(members);
+  for (auto& [name, link] : links)
+    links_.emplace(name, link);
+}
+
+uint32_t node_core::sender_id(std::string_view member) const {
+  for (size_t i = 0; i < members_.size(); ++i)
+    if (members_[i] == member)
+      return remote_sender_base + static_cast<uint32_t>(i);
+  return 0;
+}
+
+std::string node_core::sender_member(uint32_t id) const {
+  if (id < remote_sender_base || id - remote_sender_base >= members_.size())
+    return {};
+  return members_[id - remote_sender_base];
+}
+
+entry_ptr node_core::find_remote(std::string_view qualified) const {
+  auto member = qualified.substr(0, qualified.find('/'));
+  auto link = links_.find(std::string(member));
+  if (link == links_.end() || qualified.size() == member.size() + 1)
+    return nullptr;
+  auto key = std::string(qualified);
+  {
+    std::shared_lock<std::shared_mutex> guard(mutex_);
+    if (auto i = remote_by_name_.find(key); i != remote_by_name_.end())
+      return i->second;
+  }
+  // A remote component is known by name only: whether it exists is its
+  // member's business (a message to an unknown one is dropped there).
+  std::unique_lock<std::shared_mutex> guard(mutex_);
+  auto& slot = remote_by_name_[key];
+  if (!slot) {
+    auto info = std::make_shared<component_info>();
+    info->id = next_remote_id_++;
+    info->name = key;
+    auto e = std::make_shared<directory_entry>();
+    e->info = std::move(info);
+    e->handle = link->second;
+    e->born_in = 0;
+    slot = e;
+    remote_by_id_.emplace(e->info->id, e);
+  }
+  return slot;
 }
 
 } // namespace amber

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "amber/runtime/node.hpp"
@@ -22,6 +23,14 @@ struct restore_options {
   node_config config; ///< Must equal the snapshot's config, field by field.
   size_t worker_threads = 0;
   std::function<void(caf::actor_system_config&)> configure;
+  /// The restored node's incarnation; unset: the snapshot's + 1. (A
+  /// cluster rollback gives every member the same one: the highest + 1.)
+  std::optional<uint64_t> incarnation;
+  /// Leave every component held (nothing runs) until sent `release_atom`:
+  /// a cluster releases its members together.
+  bool hold = false;
+  /// The node's name; empty: the snapshot's.
+  std::string name;
 };
 
 /// Restores the snapshot `spec` names (id, short id, ref or node name).

@@ -132,6 +132,7 @@ public:
 
   /// @private For the checkpoint actors and restore.
   node_core& core() { return *core_; }
+  const std::shared_ptr<node_core>& core_ptr() const { return core_; }
   /// @private Restore: respawns a recorded component with its decoded
   /// state, held (it processes nothing until sent `release_atom`).
   result<component_ref> respawn(const component_record& rec, std::shared_ptr<void> state,

@@ -190,6 +190,9 @@ public:
   /// Opens the next epoch and lists what the cut needs, atomically with
   /// respect to spawns, installs and exits.
   cut_start begin_cut();
+  /// Opens epoch `epoch` (a cluster cut: every member opens the same one).
+  /// REQUIRES: epoch > current_epoch().
+  cut_start begin_cut(uint64_t epoch);
 
   /// Restore: envelopes re-delivered to `receiver` from the previous
   /// incarnation's trace, counted as sent by nobody.
@@ -208,6 +211,33 @@ public:
   void set_spawner(spawn_fn f) { spawner_ = std::move(f); }
   /// REQUIRES: called by a component of a running node.
   result<entry_ptr> spawn(spawn_request req) const;
+
+  // -- cluster -------------------------------------------------------------------
+
+  /// Ids from here up name a component of another member: a pseudo entry
+  /// whose handle is the link to that member (made on first use).
+  static constexpr uint32_t remote_id_base = 0x80000000u;
+  /// Ids from here up are the senders of messages from other members, one
+  /// per member (by its index in the cluster), as stamped on delivery.
+  static constexpr uint32_t remote_sender_base = 0xFFFF0000u;
+
+  /// Makes this node member `self` of a cluster whose other members are
+  /// reached through `links` (member name -> its outbound link actor).
+  /// `members` lists every member in cluster order (the remote sender ids).
+  /// REQUIRES: called before any component runs.
+  void set_cluster(std::string self, std::vector<std::string> members,
+                   std::vector<std::pair<std::string, caf::actor>> links);
+  bool clustered() const { return !member_.empty(); }
+  /// This node's member name; empty outside a cluster.
+  const std::string& member_name() const { return member_; }
+  /// The sender id stamped on messages from `member` (0: not a member).
+  uint32_t sender_id(std::string_view member) const;
+  /// The member a sender id stands for; empty for a local sender.
+  std::string sender_member(uint32_t id) const;
+  /// A link forwarded `n` stamped messages to other members, or delivered
+  /// `n` from them (for sum_counters: they balance nothing locally).
+  void count_forwarded(uint64_t n) { forwarded_.fetch_add(n, std::memory_order_relaxed); }
+  void count_delivered(uint64_t n) { delivered_.fetch_add(n, std::memory_order_relaxed); }
 
   // -- quiet detection ------------------------------------------------------------
 
@@ -256,6 +286,17 @@ private:
   std::atomic<uint64_t> lost_{0};
   std::atomic<uint64_t> undeliverable_{0};
   spawn_fn spawner_;
+  // Cluster: fixed before components run, except the pseudo entries.
+  std::string member_;
+  std::vector<std::string> members_;
+  std::unordered_map<std::string, caf::actor> links_;
+  // Made on first use by lookups (hence mutable).
+  mutable std::unordered_map<std::string, entry_ptr> remote_by_name_; // guarded by mutex_
+  mutable std::unordered_map<uint32_t, entry_ptr> remote_by_id_;      // guarded by mutex_
+  mutable uint32_t next_remote_id_ = remote_id_base;                  // guarded by mutex_
+  std::atomic<uint64_t> forwarded_{0};
+  std::atomic<uint64_t> delivered_{0};
+  entry_ptr find_remote(std::string_view qualified) const;
 };
 
 } // namespace amber
