@@ -9,6 +9,7 @@
 
 #include <fmt/core.h>
 
+#include "amber/checkpoint/cluster_manifest.hpp"
 #include "amber/checkpoint/history.hpp"
 #include "amber/checkpoint/manifest.hpp"
 #include "amber/checkpoint/snapshot.hpp"
@@ -89,9 +90,14 @@ std::string describe_candidates(store& s, const std::vector<digest>& ids) {
   for (auto& id : ids) {
     out += "\n  " + id.short_hex();
     if (s.get_manifest(id, &bytes)) {
-      if (auto m = decode_manifest(bytes))
+      if (is_cluster_manifest(bytes)) {
+        if (auto c = decode_cluster_manifest(bytes))
+          out += fmt::format("  {}  cluster {} #{} epoch {}", local_time(c->created_at_ms),
+                             c->cluster, c->incarnation, c->epoch);
+      } else if (auto m = decode_manifest(bytes)) {
         out += fmt::format("  {}  {} #{}", local_time(m->created_at_ms), m->node.name,
                            m->node.incarnation);
+      }
     }
   }
   return out;
@@ -121,6 +127,44 @@ bool split_ancestry(std::string_view spec, std::string_view* base, uint64_t* ste
 
 } // namespace
 
+namespace {
+
+// Walks `steps` first parents up from `start` (node or cluster snapshots).
+result<digest> follow_parents(store& s, std::string_view spec, digest current, uint64_t steps) {
+  std::string bytes;
+  for (uint64_t i = 0; i < steps; ++i) {
+    AMBER_RETURN_IF_ERROR(s.get_manifest(current, &bytes));
+    auto parents = manifest_parents(bytes);
+    if (!parents)
+      return parents.error().with_context("snapshot " + current.to_hex());
+    if (parents->empty())
+      return status::not_found("'" + std::string(spec) + "': snapshot " + current.short_hex()
+                               + " has no parent");
+    digest parent = parents->front();
+    status st = s.get_manifest(parent, nullptr);
+    if (st.is_not_found())
+      return status::not_found("'" + std::string(spec) + "': parent " + parent.short_hex()
+                               + " of " + current.short_hex()
+                               + " is no longer stored (collected by gc)");
+    AMBER_RETURN_IF_ERROR(st);
+    current = parent;
+  }
+  return current;
+}
+
+} // namespace
+
+result<digest> resolve_spec(store& s, std::string_view spec) {
+  std::string_view base;
+  uint64_t steps = 0;
+  if (!split_ancestry(spec, &base, &steps))
+    return status::invalid_argument("'" + std::string(spec) + "': expected NAME~N with N a number");
+  auto id = resolve_snapshot(s, base);
+  if (!id)
+    return id.error();
+  return follow_parents(s, spec, *id, steps);
+}
+
 int resolve(const context& ctx, store& s, std::string_view spec, digest* out) {
   std::string_view base;
   uint64_t steps = 0;
@@ -141,28 +185,10 @@ int resolve(const context& ctx, store& s, std::string_view spec, digest* out) {
     }
     return fail(ctx, id.error());
   }
-  digest current = *id;
-  std::string bytes;
-  for (uint64_t i = 0; i < steps; ++i) {
-    if (status st = s.get_manifest(current, &bytes); !st)
-      return fail(ctx, st);
-    auto m = decode_manifest(bytes);
-    if (!m)
-      return fail(ctx, m.error().with_context("snapshot " + current.to_hex()));
-    if (m->parents.empty())
-      return fail(ctx, status::not_found("'" + std::string(spec) + "': snapshot "
-                                         + current.short_hex() + " has no parent"));
-    digest parent = m->parents.front();
-    status st = s.get_manifest(parent, nullptr);
-    if (st.is_not_found())
-      return fail(ctx, status::not_found("'" + std::string(spec) + "': parent "
-                                         + parent.short_hex() + " of " + current.short_hex()
-                                         + " is no longer stored (collected by gc)"));
-    if (!st)
-      return fail(ctx, st);
-    current = parent;
-  }
-  *out = current;
+  auto found = follow_parents(s, spec, *id, steps);
+  if (!found)
+    return fail(ctx, found.error());
+  *out = *found;
   return 0;
 }
 

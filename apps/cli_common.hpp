@@ -66,11 +66,17 @@ void print_json(const nlohmann::json& value);
 /// Opens the store of `ctx`; with `create`, creates it when missing.
 result<std::shared_ptr<lmdb_store>> open_store(const context& ctx, bool create);
 
-/// Turns what a user typed into a snapshot id: a ref, a node name, a full
-/// or short (4+ digits) hex id, each optionally followed by `~N` (the Nth
-/// first parent, like git). Prints the error (listing the candidates of an
+/// Turns what a user typed into a snapshot id: a ref, a node name,
+/// `cluster:NAME`, a full or short (4+ digits) hex id, each optionally
+/// followed by `~N` (the Nth first parent, like git; for a cluster
+/// snapshot, the Nth previous cluster snapshot). Prints the error (listing the candidates of an
 /// ambiguous short id) and returns its exit code, or returns 0.
 int resolve(const context& ctx, store& s, std::string_view spec, digest* out);
+
+/// As `resolve`, printing nothing: the id, or the status (invalid_argument
+/// for a malformed `~N` or an ambiguous short id, not_found, ...). Specs
+/// also name cluster snapshots: `cluster:NAME`, `clusters/NAME/head`, ids.
+result<digest> resolve_spec(store& s, std::string_view spec);
 
 /// A progress line on stdout, redrawn in place at most ten times a second;
 /// silent unless ctx.progress. `done()` erases it.

@@ -17,6 +17,7 @@ namespace amber::cli {
 
 struct log_options {
   bool graph = false;
+  std::string cluster;          ///< The cluster snapshot chain of this cluster instead.
   std::string node;             ///< Only this node's snapshots; empty: all.
   std::optional<uint64_t> max;  ///< At most this many.
 };
@@ -30,7 +31,11 @@ int cmd_show(const context& ctx, const show_options& opts);
 
 int cmd_diff(const context& ctx, const std::string& a, const std::string& b);
 
-int cmd_verify(const context& ctx);
+struct verify_cli_options {
+  std::string cluster_file; ///< Verify a cluster snapshot across the members' stores.
+  std::string spec;         ///< With cluster_file: the cluster snapshot; empty: the newest head.
+};
+int cmd_verify(const context& ctx, const verify_cli_options& opts = {});
 
 struct gc_cli_options {
   std::optional<uint64_t> keep;
@@ -38,19 +43,35 @@ struct gc_cli_options {
 };
 int cmd_gc(const context& ctx, const gc_cli_options& opts);
 
-int cmd_export(const context& ctx, const std::string& spec, const std::string& file, bool force);
+/// With `cluster_file`, exports the cluster snapshot `spec` and every member
+/// snapshot it names (each from its member's store).
+int cmd_export(const context& ctx, const std::string& spec, const std::string& file, bool force,
+               const std::string& cluster_file = {});
 
 struct import_cli_options {
   std::string file;
   bool set_head = false; ///< Move the node's head even when it has one.
+  std::string cluster_file; ///< A cluster export: each member's part into its store.
 };
 int cmd_import(const context& ctx, const import_cli_options& opts);
 
 struct graph_options {
   bool dot = false;
   std::string target; ///< A graph file, a snapshot, or empty for the snapshot DAG.
+  std::string cluster_file; ///< Draw the members of this cluster file and their wires.
 };
 int cmd_graph(const context& ctx, const graph_options& opts);
+
+// The cluster forms (cluster_commands.cpp, CAF-free), called by the
+// commands above when given a cluster.
+int cmd_log_cluster(const context& ctx, const log_options& opts);
+/// `show` of a cluster snapshot whose manifest bytes are `bytes`.
+int show_cluster_snapshot(const context& ctx, store& s, const digest& id, const std::string& bytes);
+int cmd_verify_cluster(const context& ctx, const verify_cli_options& opts);
+int cmd_export_cluster(const context& ctx, const std::string& spec, const std::string& file,
+                       bool force, const std::string& cluster_file);
+int cmd_import_cluster(const context& ctx, const import_cli_options& opts);
+int cmd_graph_cluster(const context& ctx, const graph_options& opts);
 
 /// Options of the commands that host a node (`run`, `restore`).
 struct host_cli_options {

@@ -9,6 +9,7 @@
 #include "amber/checkpoint/history.hpp"
 #include "amber/checkpoint/snapshot.hpp"
 #include "commands.hpp"
+#include "cluster_file.hpp"
 #include "graph_file.hpp"
 
 namespace amber::cli {
@@ -151,7 +152,88 @@ bool looks_like_file(const std::string& target) {
 
 } // namespace
 
+int cmd_graph_cluster(const context& ctx, const graph_options& opts) {
+  auto spec = load_cluster_file(opts.cluster_file);
+  if (!spec)
+    return fail(ctx, spec.error(), spec.error().is_not_found() ? exit_not_found : exit_usage);
+  struct member_graphs {
+    const cluster_member_spec* member;
+    graph_file file;
+  };
+  std::vector<member_graphs> members;
+  for (auto& m : spec->members) {
+    auto others = other_members(*spec, m.name);
+    auto g = load_graph_file(m.graph_file, ctx.known_types, &others);
+    if (!g)
+      return fail(ctx, g.error().with_context("member '" + m.name + "'"),
+                  g.error().is_not_found() ? exit_not_found : exit_bad_graph);
+    members.push_back({&m, std::move(*g)});
+  }
+  // A wire's far end: "member/component" as written, or this member's own.
+  auto far_end = [](const std::string& member, const std::string& to, bool* remote) {
+    std::string_view m, c;
+    *remote = split_remote(to, &m, &c);
+    return *remote ? to : member + "/" + to;
+  };
+  if (ctx.json) {
+    json out = json::array();
+    for (auto& mg : members) {
+      auto topo = topology_json(mg.file.node_name, mg.file.graphs);
+      topo["member"] = mg.member->name;
+      topo["address"] = mg.member->host + ":" + std::to_string(mg.member->port);
+      out.push_back(topo);
+    }
+    print_json({{"cluster", spec->name}, {"members", out}});
+    return exit_ok;
+  }
+  if (!opts.dot) {
+    for (auto& mg : members) {
+      fmt::print("member {} ({}:{}, node {})\n", mg.member->name, mg.member->host,
+                 mg.member->port, mg.file.node_name);
+      for (auto& g : mg.file.graphs) {
+        fmt::print("  graph {}: {} components, {} wires\n", g.name, g.instances.size(),
+                   g.edges.size());
+        for (auto& inst : g.instances)
+          fmt::print("    {} ({})\n", inst.name, inst.type_name);
+        for (auto& e : g.edges) {
+          bool remote = false;
+          auto to = far_end(mg.member->name, e.to, &remote);
+          fmt::print("    {} --{}--> {}{}\n", e.from, e.port, remote ? to : e.to,
+                     remote ? "  (cross-member)" : "");
+        }
+      }
+    }
+    return exit_ok;
+  }
+  fmt::print("digraph {} {{\n  rankdir=LR;\n  compound=true;\n"
+             "  node [shape=box, fontname=\"monospace\"];\n",
+             quote(spec->name));
+  for (size_t i = 0; i < members.size(); ++i) {
+    auto& mg = members[i];
+    fmt::print("  subgraph {} {{\n    label={};\n", quote("cluster_" + std::to_string(i)),
+               quote(mg.member->name + " (" + mg.member->host + ":"
+                     + std::to_string(mg.member->port) + ")"));
+    for (auto& g : mg.file.graphs)
+      for (auto& inst : g.instances)
+        fmt::print("    {} [label={}];\n", quote(mg.member->name + "/" + inst.name),
+                   quote(inst.name + "\n" + inst.type_name));
+    fmt::print("  }}\n");
+  }
+  for (auto& mg : members)
+    for (auto& g : mg.file.graphs)
+      for (auto& e : g.edges) {
+        bool remote = false;
+        auto to = far_end(mg.member->name, e.to, &remote);
+        fmt::print("  {} -> {} [label={}{}];\n", quote(mg.member->name + "/" + e.from),
+                   quote(to), quote(e.port), remote ? ", style=dashed, color=blue" : "");
+      }
+  fmt::print("}}\n");
+  return exit_ok;
+}
+
 int cmd_graph(const context& ctx, const graph_options& opts) {
+  if (!opts.cluster_file.empty())
+    return cmd_graph_cluster(ctx, opts);
   if (opts.target.empty())
     return show_dag(ctx, opts);
   if (looks_like_file(opts.target)) {

@@ -132,7 +132,9 @@ bool valid_node_name(std::string_view name) {
 
 class loader {
 public:
-  loader(std::string path, const std::set<std::string>& known) : path_(std::move(path)), known_(known) {}
+  loader(std::string path, const std::set<std::string>& known,
+         const std::set<std::string>* remote)
+    : path_(std::move(path)), known_(known), remote_(remote) {}
 
   result<graph_file> load(std::string_view text) {
     toml::table root;
@@ -466,6 +468,18 @@ private:
           if (names_.count(end) > 0)
             continue;
           std::string index = o.index >= 0 ? fmt::format(" (i = {})", o.index) : "";
+          std::string_view member, component;
+          if (side == 1 && remote_ && split_remote(end, &member, &component)) {
+            if (remote_->count(std::string(member)) > 0 && !component.empty()
+                && component.find('/') == std::string_view::npos)
+              continue;
+            std::string list;
+            for (auto& m : *remote_)
+              list += (list.empty() ? "" : ", ") + m;
+            return at(o.to_at, o.key + ".to",
+                      "'" + end + "'" + index + " names no other member of the cluster (others: "
+                        + (list.empty() ? "none" : list) + ") or no component");
+          }
           return at(side == 0 ? o.from_at : o.to_at, o.key + (side == 0 ? ".from" : ".to"),
                     "'" + end + "'" + index + " names no component of this file");
         }
@@ -483,6 +497,7 @@ private:
 
   std::string path_;
   const std::set<std::string>& known_;
+  const std::set<std::string>* remote_; ///< Other members of the cluster, or null.
   int64_t components_ = 0; ///< Expanded so far, against max_total.
   int64_t wires_ = 0;
   std::map<std::string, origin> names_;
@@ -491,14 +506,25 @@ private:
 
 } // namespace
 
+bool split_remote(std::string_view end, std::string_view* member, std::string_view* component) {
+  auto slash = end.find('/');
+  if (slash == std::string_view::npos)
+    return false;
+  *member = end.substr(0, slash);
+  *component = end.substr(slash + 1);
+  return true;
+}
+
 result<graph_file> parse_graph_file(std::string_view text, const std::string& path,
-                                    const std::set<std::string>& known_types) {
-  loader l(path, known_types);
+                                    const std::set<std::string>& known_types,
+                                    const std::set<std::string>* remote_members) {
+  loader l(path, known_types, remote_members);
   return l.load(text);
 }
 
 result<graph_file> load_graph_file(const std::string& path,
-                                   const std::set<std::string>& known_types) {
+                                   const std::set<std::string>& known_types,
+                                   const std::set<std::string>* remote_members) {
   std::error_code ec;
   auto st = std::filesystem::status(path, ec);
   if (!std::filesystem::exists(st))
@@ -523,7 +549,7 @@ result<graph_file> load_graph_file(const std::string& path,
   buf << in.rdbuf();
   if (in.bad())
     return status::io_error("cannot read " + path);
-  return parse_graph_file(buf.str(), path, known_types);
+  return parse_graph_file(buf.str(), path, known_types, remote_members);
 }
 
 } // namespace amber::cli

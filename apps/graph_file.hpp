@@ -46,15 +46,24 @@ constexpr int64_t max_total = 1'000'000;
 constexpr uint64_t max_graph_file_bytes = 16u << 20;
 
 /// Reads and checks the graph file at `path`. `known_types` lists the
-/// registered component types; empty skips that check.
+/// registered component types; empty skips that check. `remote_members`,
+/// for a member of a cluster, names the other members: a wire's `to` may
+/// then be `member/component` with `member` one of them (the component is
+/// checked by that member); null (the default) allows no such wire.
 /// @return the graph; not_found when the file does not exist;
 ///         invalid_argument naming file, line, key and problem.
 result<graph_file> load_graph_file(const std::string& path,
-                                   const std::set<std::string>& known_types);
+                                   const std::set<std::string>& known_types,
+                                   const std::set<std::string>* remote_members = nullptr);
 
 /// As `load_graph_file`, from text; `path` is only used in messages.
 result<graph_file> parse_graph_file(std::string_view text, const std::string& path,
-                                    const std::set<std::string>& known_types);
+                                    const std::set<std::string>& known_types,
+                                    const std::set<std::string>* remote_members = nullptr);
+
+/// Splits a wire end "member/component" into its two parts; false when
+/// `end` has no '/' (a local component).
+bool split_remote(std::string_view end, std::string_view* member, std::string_view* component);
 
 /// Replaces each `{expr}` in `text` with its value for index `i`; `{{` and
 /// `}}` stand for braces. `expr` is `i` followed by any number of

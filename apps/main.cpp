@@ -100,13 +100,17 @@ int main(int argc, char** argv) {
   auto log = app.add_subcommand("log", "The snapshot history, newest first");
   log->add_flag("--graph", log_opts.graph, "Draw the parent DAG");
   log->add_option("--node", log_opts.node, "Only this node's snapshots");
+  log->add_option("--cluster", log_opts.cluster,
+                  "The cluster snapshots of cluster NAME (from clusters/NAME/head), newest first")
+    ->excludes("--node")->excludes("--graph");
   log->add_option("-n,--max-count", log_opts.max, "At most this many snapshots")
     ->check(whole_number(0, uint64_t{1} << 40));
   common(log, ctx, true);
 
   show_options show_opts;
   auto show = app.add_subcommand("show", "A snapshot's manifest in full, its layers and components");
-  show->add_option("ID", show_opts.spec, "Snapshot id, short id, ref or node name")->required();
+  show->add_option("ID", show_opts.spec,
+                   "Snapshot id, short id, ref, node name, or cluster:NAME[~N]")->required();
   show->add_flag("--components", show_opts.components, "List every component");
   common(show, ctx, true);
 
@@ -116,7 +120,14 @@ int main(int argc, char** argv) {
   diff->add_option("B", diff_b, "The newer snapshot")->required();
   common(diff, ctx, true);
 
+  verify_cli_options verify_opts;
   auto verify = app.add_subcommand("verify", "Recompute every digest and check every reference");
+  verify->add_option("--cluster", verify_opts.cluster_file,
+                     "A cluster file: verify a cluster snapshot and every member snapshot it "
+                     "names, each in its member's store");
+  verify->add_option("ID", verify_opts.spec,
+                     "With --cluster: the cluster snapshot (default: the newest head)")
+    ->needs("--cluster");
   common(verify, ctx, true);
 
   gc_cli_options gc_opts;
@@ -132,6 +143,9 @@ int main(int argc, char** argv) {
   exp->add_option("ID", spec, "Snapshot id, short id, ref or node name")->required();
   exp->add_option("FILE", export_file, "The file to write")->required();
   exp->add_flag("--force", export_force, "Replace FILE if it exists");
+  std::string export_cluster;
+  exp->add_option("--cluster", export_cluster,
+                  "A cluster file: export cluster snapshot ID with every member's snapshot");
   common(exp, ctx, true);
 
   import_cli_options import_opts;
@@ -139,6 +153,8 @@ int main(int argc, char** argv) {
   imp->add_option("FILE", import_opts.file, "A file written by `amber export`")->required();
   imp->add_flag("--set-head", import_opts.set_head,
                 "Point the node's head at the snapshot even when it has one");
+  imp->add_option("--cluster", import_opts.cluster_file,
+                  "A cluster file: import a cluster export, each member's part into its store");
   common(imp, ctx, true);
 
   graph_options graph_opts;
@@ -147,6 +163,9 @@ int main(int argc, char** argv) {
   graph->add_option("TARGET", graph_opts.target,
                     "A graph file or a snapshot; none: the store's snapshot DAG");
   graph->add_flag("--dot", graph_opts.dot, "Graphviz DOT");
+  graph->add_option("--cluster", graph_opts.cluster_file,
+                    "A cluster file: every member's components and the wires between them")
+    ->excludes("TARGET");
   common(graph, ctx, true);
 
   try {
@@ -180,11 +199,11 @@ int main(int argc, char** argv) {
   if (diff->parsed())
     return cmd_diff(ctx, diff_a, diff_b);
   if (verify->parsed())
-    return cmd_verify(ctx);
+    return cmd_verify(ctx, verify_opts);
   if (gc->parsed())
     return cmd_gc(ctx, gc_opts);
   if (exp->parsed())
-    return cmd_export(ctx, spec, export_file, export_force);
+    return cmd_export(ctx, spec, export_file, export_force, export_cluster);
   if (imp->parsed())
     return cmd_import(ctx, import_opts);
   if (graph->parsed())

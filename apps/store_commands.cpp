@@ -6,6 +6,7 @@
 #include <fmt/core.h>
 
 #include "amber/checkpoint/archive.hpp"
+#include "amber/checkpoint/cluster_manifest.hpp"
 #include "amber/checkpoint/diff.hpp"
 #include "amber/checkpoint/gc.hpp"
 #include "amber/storage/hex.hpp"
@@ -59,6 +60,8 @@ std::string summary_text(const snapshot_summary& s) {
 } // namespace
 
 int cmd_log(const context& ctx, const log_options& opts) {
+  if (!opts.cluster.empty())
+    return cmd_log_cluster(ctx, opts);
   auto db = open_store(ctx, false);
   if (!db)
     return fail(ctx, db.error());
@@ -164,6 +167,8 @@ int cmd_show(const context& ctx, const show_options& opts) {
   std::string bytes;
   if (status st = (*db)->get_manifest(id, &bytes); !st)
     return fail(ctx, st);
+  if (is_cluster_manifest(bytes))
+    return show_cluster_snapshot(ctx, **db, id, bytes);
   auto m = decode_manifest(bytes);
   if (!m)
     return fail(ctx, m.error().with_context("snapshot " + id.to_hex()));
@@ -298,7 +303,9 @@ int cmd_diff(const context& ctx, const std::string& a, const std::string& b) {
   return exit_ok;
 }
 
-int cmd_verify(const context& ctx) {
+int cmd_verify(const context& ctx, const verify_cli_options& opts) {
+  if (!opts.cluster_file.empty())
+    return cmd_verify_cluster(ctx, opts);
   auto db = open_store(ctx, false);
   if (!db)
     return fail(ctx, db.error());
@@ -316,6 +323,7 @@ int cmd_verify(const context& ctx) {
                 {"blobs", r->blobs},
                 {"blob_bytes", r->blob_bytes},
                 {"snapshots", r->snapshots},
+                {"cluster_snapshots", r->cluster_snapshots},
                 {"refs", r->refs},
                 {"missing_parents", r->missing_parents},
                 {"problems", problems}});
@@ -324,6 +332,8 @@ int cmd_verify(const context& ctx) {
       fmt::print("bad {} {}: {}\n", to_string(p.kind), p.object, p.problem.to_string());
     fmt::print("checked {} ({}), {}, {}", plural(r->blobs, "blob"), human_bytes(r->blob_bytes),
                plural(r->snapshots, "snapshot"), plural(r->refs, "ref"));
+    if (r->cluster_snapshots > 0)
+      fmt::print(", {}", plural(r->cluster_snapshots, "cluster snapshot"));
     if (r->missing_parents > 0)
       fmt::print("; {} a parent that is not in this store (collected by gc, or not imported)",
                  r->missing_parents == 1 ? "1 snapshot has" : plural(r->missing_parents, "snapshot") + " have");
@@ -355,6 +365,7 @@ int cmd_gc(const context& ctx, const gc_cli_options& opts) {
                 {"removed_blobs", r->removed_blobs},
                 {"freed_bytes", r->freed_bytes},
                 {"kept_snapshots", r->kept_snapshots},
+                {"kept_cluster_snapshots", r->kept_cluster_snapshots},
                 {"kept_blobs", r->kept_blobs},
                 {"kept_bytes", r->kept_bytes}});
     return exit_ok;
@@ -362,15 +373,21 @@ int cmd_gc(const context& ctx, const gc_cli_options& opts) {
   const char* verb = r->dry_run ? "would remove" : "removed";
   for (auto& id : r->removed_snapshots)
     fmt::print("{} snapshot {}\n", verb, id.short_hex());
-  fmt::print("{} {} and {}, {} {}; kept {}, {} ({})\n", verb,
+  std::string kept_clusters;
+  if (r->kept_cluster_snapshots > 0)
+    kept_clusters = ", " + plural(r->kept_cluster_snapshots, "cluster snapshot");
+  fmt::print("{} {} and {}, {} {}; kept {}{}, {} ({})\n", verb,
              plural(r->removed_snapshots.size(), "snapshot"), plural(r->removed_blobs, "blob"),
              r->dry_run ? "would free" : "freed", human_bytes(r->freed_bytes),
-             plural(r->kept_snapshots, "snapshot"), plural(r->kept_blobs, "blob"),
+             plural(r->kept_snapshots, "snapshot"), kept_clusters, plural(r->kept_blobs, "blob"),
              human_bytes(r->kept_bytes));
   return exit_ok;
 }
 
-int cmd_export(const context& ctx, const std::string& spec, const std::string& file, bool force) {
+int cmd_export(const context& ctx, const std::string& spec, const std::string& file, bool force,
+               const std::string& cluster_file) {
+  if (!cluster_file.empty())
+    return cmd_export_cluster(ctx, spec, file, force, cluster_file);
   auto db = open_store(ctx, false);
   if (!db)
     return fail(ctx, db.error());
@@ -393,6 +410,8 @@ int cmd_export(const context& ctx, const std::string& spec, const std::string& f
 }
 
 int cmd_import(const context& ctx, const import_cli_options& opts) {
+  if (!opts.cluster_file.empty())
+    return cmd_import_cluster(ctx, opts);
   auto db = open_store(ctx, true);
   if (!db)
     return fail(ctx, db.error());
