@@ -82,10 +82,23 @@ struct host_cli_options {
 int cmd_run(const context& ctx, const std::string& graph_path, const host_cli_options& opts);
 int cmd_restore(const context& ctx, const std::string& spec, const host_cli_options& opts);
 
+/// `run --cluster FILE --member NAME` and `restore --cluster ...`.
+struct cluster_cli_options {
+  std::string file;
+  std::string member;
+};
+/// Runs one member of a cluster (fresh, or from its store: then the whole
+/// cluster rolls back to the newest cluster snapshot) until a stop signal.
+int cmd_run_member(const context& ctx, const cluster_cli_options& cluster,
+                   const host_cli_options& opts, bool from_store);
+
 struct checkpoint_cli_options {
   std::string control;
   std::string timeout = "60s";
 };
 int cmd_checkpoint(const context& ctx, const checkpoint_cli_options& opts);
+/// Asks a cluster member's control endpoint to roll the whole cluster back
+/// to cluster snapshot `id` (the newest when empty).
+int cmd_rollback(const context& ctx, const checkpoint_cli_options& opts, const std::string& id);
 
 } // namespace amber::cli

@@ -72,7 +72,11 @@ result<digest> checkpoint_under_load(node& n, demo_run& run, int64_t expected_to
 
 result<std::unique_ptr<node>> restore(demo_run& run, const std::string& spec) {
   auto start = clock_type::now();
-  auto n = restore_node(*run.db, spec, run.types, restore_options{run.config, 0, {}});
+  auto n = restore_node(*run.db, spec, run.types, [&] {
+    restore_options o;
+    o.config = run.config;
+    return o;
+  }());
   if (!n)
     return n.error();
   fmt::print("restored {} in {:.1f} ms: incarnation {}, {} components, {} messages "

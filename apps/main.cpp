@@ -77,16 +77,42 @@ int main(int argc, char** argv) {
 
   std::string graph_path;
   host_cli_options host;
+  cluster_cli_options cluster_opts;
   auto run = app.add_subcommand("run", "Run a node from a graph file until SIGINT/SIGTERM");
-  run->add_option("GRAPH", graph_path, "Graph file (TOML, see docs/GRAPH_FORMAT.md)")->required();
+  auto run_graph =
+    run->add_option("GRAPH", graph_path, "Graph file (TOML, see docs/GRAPH_FORMAT.md)");
+  auto run_cluster = run->add_option("--cluster", cluster_opts.file,
+                                     "Run one member of the cluster in this file (docs/CLUSTER.md)");
+  auto run_member = run->add_option("--member", cluster_opts.member, "The member to run");
+  run_cluster->needs(run_member);
+  run_member->needs(run_cluster);
+  run_graph->excludes(run_cluster);
   common(run, ctx, true);
   host_options(run, host);
 
   std::string spec;
   auto restore = app.add_subcommand("restore", "Start a node from a snapshot and keep it running");
-  restore->add_option("ID", spec, "Snapshot id, short id, ref or node name")->required();
+  auto restore_id = restore->add_option("ID", spec, "Snapshot id, short id, ref or node name");
+  auto restore_cluster = restore->add_option(
+    "--cluster", cluster_opts.file,
+    "Bring a member of this cluster back from its store: the whole cluster rolls back");
+  auto restore_member = restore->add_option("--member", cluster_opts.member, "The member");
+  restore_cluster->needs(restore_member);
+  restore_member->needs(restore_cluster);
+  restore_id->excludes(restore_cluster);
   common(restore, ctx, true);
   host_options(restore, host);
+
+  checkpoint_cli_options rollback_opts;
+  std::string rollback_id;
+  auto rollback = app.add_subcommand(
+    "rollback", "Roll a whole cluster back to a cluster snapshot (the newest by default)");
+  rollback->add_option("--control", rollback_opts.control, "Any member's control endpoint, HOST:PORT")
+    ->required();
+  rollback->add_option("ID", rollback_id, "The cluster snapshot id (64 hex digits)");
+  rollback->add_option("--timeout", rollback_opts.timeout, "How long to wait for the answer")
+    ->capture_default_str();
+  common(rollback, ctx, false);
 
   checkpoint_cli_options ckpt;
   auto checkpoint = app.add_subcommand("checkpoint", "Ask a running node for a checkpoint");
@@ -186,10 +212,24 @@ int main(int argc, char** argv) {
     return fail(ctx, types.error());
   }
 
-  if (run->parsed())
+  if (run->parsed()) {
+    if (!cluster_opts.file.empty())
+      return cmd_run_member(ctx, cluster_opts, host, false);
+    if (graph_path.empty())
+      return fail(ctx, amber::status::invalid_argument("run needs a GRAPH file or --cluster"),
+                  exit_usage);
     return cmd_run(ctx, graph_path, host);
-  if (restore->parsed())
+  }
+  if (restore->parsed()) {
+    if (!cluster_opts.file.empty())
+      return cmd_run_member(ctx, cluster_opts, host, true);
+    if (spec.empty())
+      return fail(ctx, amber::status::invalid_argument("restore needs an ID or --cluster"),
+                  exit_usage);
     return cmd_restore(ctx, spec, host);
+  }
+  if (rollback->parsed())
+    return cmd_rollback(ctx, rollback_opts, rollback_id);
   if (checkpoint->parsed())
     return cmd_checkpoint(ctx, ckpt);
   if (log->parsed())

@@ -1,16 +1,21 @@
 // run, restore, checkpoint: commands that host a node or talk to one.
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <fmt/core.h>
 
+#include "amber/actors/cluster_member.hpp"
 #include "amber/actors/restore.hpp"
 #include "amber/checkpoint/snapshot.hpp"
 #include "amber/runtime/atoms.hpp"
 #include "amber/runtime/error.hpp"
 #include "commands.hpp"
+#include "cluster_file.hpp"
 #include "graph_file.hpp"
 #include "node_host.hpp"
 
@@ -125,6 +130,129 @@ int cmd_restore(const context& ctx, const std::string& spec, const host_cli_opti
     return fail(ctx, n.error());
   plan.settings.restored_from = id;
   return host_node(ctx, **n, *db, plan.settings);
+}
+
+int cmd_run_member(const context& ctx, const cluster_cli_options& cluster,
+                   const host_cli_options& opts, bool from_store) {
+  block_stop_signals();
+  auto spec = load_cluster_file(cluster.file);
+  if (!spec)
+    return fail(ctx, spec.error(), spec.error().is_not_found() ? exit_not_found : exit_bad_graph);
+  auto* me = spec->find(cluster.member);
+  if (!me)
+    return fail(ctx, status::invalid_argument("cluster '" + spec->name + "' (" + cluster.file
+                                              + ") has no member '" + cluster.member + "'"),
+                exit_usage);
+  auto types = amber_types();
+  if (!types)
+    return fail(ctx, types.error());
+  auto remote = other_members(*spec, cluster.member);
+  auto file = load_graph_file(me->graph_file, ctx.known_types, &remote);
+  if (!file)
+    return fail(ctx, file.error(), file.error().is_not_found() ? exit_not_found : exit_bad_graph);
+  lmdb_options lo;
+  lo.create_if_missing = !from_store;
+  auto db = lmdb_store::open(me->store_dir, lo);
+  if (!db)
+    return fail(ctx, db.error().with_context("member '" + me->name + "'"));
+  cluster_member_options mo;
+  mo.from_store = from_store;
+  mo.graphs = file->graphs;
+  mo.config = file->config;
+  mo.worker_threads = opts.threads ? *opts.threads : file->threads;
+  auto m = cluster_member::start(*spec, cluster.member, *types, *db, std::move(mo));
+  if (!m)
+    return fail(ctx, m.error());
+  auto say = [&](const json& j, const std::string& text) {
+    if (ctx.json)
+      print_json(j);
+    else
+      fmt::print("{}\n", text);
+    std::fflush(stdout);
+  };
+  say({{"event", "started"},
+       {"cluster", spec->name},
+       {"member", me->name},
+       {"incarnation", (*m)->incarnation()},
+       {"address", me->host + ":" + std::to_string(me->port)},
+       {"control", me->control.empty() ? json(nullptr) : json(me->control)},
+       {"store", me->store_dir},
+       {"restored", from_store},
+       {"pid", ::getpid()}},
+      fmt::format("member '{}' of cluster '{}' running at {}:{}, incarnation {}{}", me->name,
+                  spec->name, me->host, me->port, (*m)->incarnation(),
+                  from_store ? " (restored: the cluster rolls back)" : ""));
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  bool ready = false;
+  uint64_t incarnation = (*m)->incarnation();
+  for (;;) {
+    timespec ts{0, 50'000'000};
+    int sig = ::sigtimedwait(&set, nullptr, &ts);
+    if (sig == SIGINT || sig == SIGTERM)
+      break;
+    bool now = (*m)->ready();
+    auto inc = (*m)->incarnation();
+    if (now != ready || inc != incarnation) {
+      ready = now;
+      incarnation = inc;
+      say({{"event", now ? "ready" : "waiting"}, {"member", me->name}, {"incarnation", inc}},
+          fmt::format("member '{}' {} (incarnation {})", me->name,
+                      now ? "ready: linked to every member" : "waiting for the other members",
+                      inc));
+    }
+  }
+  (*m)->stop();
+  say({{"event", "stopped"}, {"member", me->name}}, "stopped");
+  return exit_ok;
+}
+
+namespace {
+
+// Asks a control endpoint: `msg` must be answered with a string.
+result<std::string> ask_control(const endpoint& ep, std::chrono::milliseconds timeout,
+                                caf::message msg) {
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  add_error_category(cfg);
+  cfg.set("scheduler.max-threads", 2);
+  caf::actor_system sys{cfg};
+  auto remote = sys.middleman().remote_actor(ep.host, ep.port);
+  if (!remote)
+    return status(errc::io_error, "cannot reach the control endpoint at " + ep.to_string() + ": "
+                                    + sys.render(remote.error()));
+  caf::scoped_actor self{sys};
+  result<std::string> out = status(errc::internal, "no answer");
+  self->request(*remote, timeout, std::move(msg))
+    .receive([&](std::string& text) { out = std::move(text); },
+             [&](caf::error& err) { out = from_caf_error(sys, err); });
+  return out;
+}
+
+} // namespace
+
+int cmd_rollback(const context& ctx, const checkpoint_cli_options& opts, const std::string& id) {
+  auto ep = parse_endpoint(opts.control);
+  if (!ep)
+    return fail(ctx, ep.error().with_context("--control"), exit_usage);
+  auto timeout = parse_duration(opts.timeout);
+  if (!timeout || timeout->count() == 0)
+    return fail(ctx, status::invalid_argument("--timeout: '" + opts.timeout
+                                              + "' is not a positive duration"),
+                exit_usage);
+  auto r = ask_control(*ep, *timeout, caf::make_message(rollback_atom::value, id));
+  if (!r) {
+    if (r.error().code() == errc::io_error)
+      return fail(ctx, r.error(), exit_unreachable);
+    return fail(ctx, r.error().with_context("rollback through " + ep->to_string()));
+  }
+  if (ctx.json)
+    print_json({{"rollback", "started"}, {"control", ep->to_string()}});
+  else
+    fmt::print("rollback started: every member restores its part and runs at a new incarnation\n");
+  return exit_ok;
 }
 
 int cmd_checkpoint(const context& ctx, const checkpoint_cli_options& opts) {

@@ -60,7 +60,11 @@ struct fixture {
   status refused(std::string_view spec, std::shared_ptr<registry> reg = test::make_registry(),
                  node_config cfg = {}) {
     auto before = look();
-    auto r = restore_node(*db, spec, reg, restore_options{cfg, 0, {}});
+    auto r = restore_node(*db, spec, reg, [&] {
+      restore_options o;
+      o.config = cfg;
+      return o;
+    }());
     CHECK(look() == before);
     if (r.ok())
       return status::ok();

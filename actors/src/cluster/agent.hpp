@@ -34,6 +34,7 @@
 #include <caf/actor.hpp>
 
 #include "amber/checkpoint/cluster_spec.hpp"
+#include "amber/runtime/atoms.hpp"
 #include "amber/runtime/node.hpp"
 #include "amber/storage/store.hpp"
 
@@ -69,6 +70,6 @@ caf::actor spawn_agent(caf::actor_system& sys, agent_config conf);
 using links_atom = caf::atom_constant<caf::atom("g_links")>;
 /// Local API: (checkpoint_atom) -> cluster snapshot id hex;
 /// (rollback_req_atom, std::string id_or_empty) -> "ok".
-using rollback_req_atom = caf::atom_constant<caf::atom("g_rollbk")>;
+using rollback_req_atom = rollback_atom;
 
 } // namespace amber::cluster

@@ -8,6 +8,9 @@ namespace amber {
 
 /// Ask a coordinator for a checkpoint; answered with the snapshot id (hex).
 using checkpoint_atom = caf::atom_constant<caf::atom("a_ckpt")>;
+/// Ask a cluster member to roll the whole cluster back: (rollback_atom,
+/// cluster snapshot id hex, or "" for the newest); answered "ok".
+using rollback_atom = caf::atom_constant<caf::atom("a_rollbk")>;
 /// Coordinator -> capture actor: capture your layer for this context.
 using capture_atom = caf::atom_constant<caf::atom("a_capture")>;
 /// Ask a component for its encoded state (tests, tools).
