@@ -7,6 +7,7 @@
 //   ca.pem        CA            wrong-ca.pem   the other CA
 //   server.pem/.key  signed by ca     client.pem/.key  signed by ca
 //   rogue.pem/.key   signed by wrong-ca
+//   elsewhere.pem/.key  signed by ca, naming only DNS:elsewhere.example
 //   garbage.pem   text that is not PEM
 
 #include <cstdlib>
@@ -42,6 +43,7 @@ private:
     make_leaf("server", "ca", 1);
     make_leaf("client", "ca", 2);
     make_leaf("rogue", "wrong-ca", 3);
+    make_leaf("elsewhere", "ca", 4, "DNS:elsewhere.example");
     std::ofstream(file("garbage.pem")) << "this is not a certificate\n";
   }
 
@@ -54,9 +56,10 @@ private:
     run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + ca
         + ".key -out " + ca + ".pem -days 2 -subj /CN=amber-test-" + ca);
   }
-  void make_leaf(const std::string& who, const std::string& ca, int serial) const {
-    std::ofstream(file(who + ".ext")) << "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-                                         "extendedKeyUsage=serverAuth,clientAuth\n";
+  void make_leaf(const std::string& who, const std::string& ca, int serial,
+                 const std::string& names = "IP:127.0.0.1,DNS:localhost") const {
+    std::ofstream(file(who + ".ext")) << "subjectAltName=" << names
+                                      << "\nextendedKeyUsage=serverAuth,clientAuth\n";
     run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + who
         + ".key -out " + who + ".csr -subj /CN=" + who);
     run("openssl x509 -req -in " + who + ".csr -CA " + ca + ".pem -CAkey " + ca
