@@ -6,15 +6,18 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/openssl/manager.hpp>
 #include <caf/openssl/publish.hpp>
-#include <caf/openssl/remote_actor.hpp>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -290,21 +293,38 @@ result<uint16_t> publish_actor(caf::actor_system& sys, const caf::actor& a,
 }
 
 result<caf::actor> connect_actor(caf::actor_system& sys, const std::string& host,
-                                 uint16_t port, bool tls) {
-  caf::expected<caf::actor> remote{caf::actor{}};
+                                 uint16_t port, bool tls, std::chrono::milliseconds timeout) {
+  // caf::io::middleman::remote_actor and caf::openssl::remote_actor wait
+  // without a limit, and a listener that accepts but never answers (a frozen
+  // process) holds them forever: ask the same middleman actor, with a timeout.
+  caf::io::middleman_actor mm;
   if (tls) {
     AMBER_RETURN_IF_ERROR(need_openssl(sys, "cannot connect to", host, port));
-    remote = caf::openssl::remote_actor(sys, host, port);
+    mm = sys.openssl_manager().actor_handle();
   } else {
-    remote = sys.middleman().remote_actor(host, port);
+    mm = sys.middleman().actor_handle();
   }
-  if (!remote)
-    return status::io_error("cannot connect to " + where(host, port) + (tls ? " (TLS)" : "")
-                            + ": " + sys.render(remote.error()));
-  if (!*remote)
-    return status::io_error("cannot connect to " + where(host, port)
-                            + ": no actor is published there");
-  return std::move(*remote);
+  auto what = "cannot connect to " + where(host, port) + (tls ? " (TLS)" : "");
+  result<caf::actor> out = status(errc::internal, what + ": no answer from the middleman");
+  caf::scoped_actor self{sys};
+  self->request(mm, timeout, caf::connect_atom::value, host, port)
+    .receive(
+      [&](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>& ifs) {
+        if (!ptr)
+          out = status::io_error(what + ": no actor is published there");
+        else if (!ifs.empty())
+          out = status::invalid_argument(what + ": the actor published there is typed");
+        else
+          out = caf::actor_cast<caf::actor>(std::move(ptr));
+      },
+      [&](caf::error& err) {
+        if (err == caf::sec::request_timeout)
+          out = status(errc::timeout, what + ": no handshake within "
+                                        + std::to_string(timeout.count()) + " ms");
+        else
+          out = status::io_error(what + ": " + sys.render(err));
+      });
+  return out;
 }
 
 } // namespace amber

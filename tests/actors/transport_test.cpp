@@ -6,6 +6,9 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -353,6 +356,63 @@ TEST_CASE("a frozen peer is detected within the connection timeout") {
   MESSAGE("frozen peer detected after "
           << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
   CHECK(took < 3s);
+}
+
+// A socket that listens but never accepts: the kernel completes the TCP
+// handshake, then nothing answers. Closed on scope exit.
+struct silent_listener {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  uint16_t port = 0;
+  silent_listener() {
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd, 4) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port = ntohs(addr.sin_port);
+  }
+  ~silent_listener() { ::close(fd); }
+};
+
+TEST_CASE("a connect to a peer that never answers fails, and the system connects on") {
+  auto& p = pki::get();
+  for (bool tls : {false, true}) {
+    CAPTURE(tls);
+    server srv(quick(tls ? p.settings("server") : tls_settings{}));
+    auto box = make_system(quick(tls ? p.settings("client") : tls_settings{}));
+    {
+      // Closed before the systems stop: with TLS, CAF 0.17's multiplexer
+      // keeps the half-open session and its shutdown waits for the peer.
+      silent_listener silent;
+      auto start = std::chrono::steady_clock::now();
+      auto r = connect_actor(*box->sys, "127.0.0.1", silent.port, tls, 5s);
+      auto took = std::chrono::steady_clock::now() - start;
+      REQUIRE(!r.ok());
+      MESSAGE(r.error().to_string() << " after "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+      CHECK(contains(r.error().message(), "127.0.0.1:" + std::to_string(silent.port)));
+      CHECK(took < 3s);
+    }
+    // The same system still reaches a live server.
+    auto live = connect_actor(*box->sys, "127.0.0.1", srv.port, tls);
+    REQUIRE_MESSAGE(live.ok(), live.error().to_string());
+    CHECK(ask(*box->sys, *live) == 42);
+  }
+}
+
+TEST_CASE("without heartbeats, connect_actor's own timeout bounds a silent peer") {
+  transport_settings ts;
+  ts.heartbeat = 0ms;
+  ts.connection_timeout = 0ms;
+  auto box = make_system(ts);
+  silent_listener silent;
+  auto r = connect_actor(*box->sys, "127.0.0.1", silent.port, false, 300ms);
+  REQUIRE(!r.ok());
+  CHECK(r.error().code() == errc::timeout);
+  CHECK(contains(r.error().message(), "no handshake within 300 ms"));
 }
 
 } // TEST_SUITE

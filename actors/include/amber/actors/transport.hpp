@@ -14,8 +14,8 @@
 // Ownership and threads: plain functions. configure_transport runs before the
 // actor system is built; publish_actor and connect_actor may be called from
 // any thread that is not one of the system's scheduler threads (they block
-// until the middleman answers; connect_actor is bounded by the middleman's own
-// connect and handshake timeouts). The system must outlive what they return.
+// until the middleman answers; connect_actor for at most its timeout). The
+// system must outlive what they return.
 
 #include <chrono>
 #include <cstdint>
@@ -68,13 +68,19 @@ status configure_transport(caf::actor_system_config& cfg, const transport_settin
 result<uint16_t> publish_actor(caf::actor_system& sys, const caf::actor& a,
                                const std::string& host, uint16_t port, bool tls);
 
-/// Connects to the actor published at host:port, blocking. A TLS server
-/// refuses a plain client, a client without a certificate signed by its CA,
-/// and vice versa. REQUIRES: as publish_actor.
+/// Connects to the actor published at host:port, blocking for at most
+/// `timeout` (CAF's own remote_actor waits forever on a peer that accepts
+/// the connection but never answers the handshake). A TLS server refuses a
+/// plain client, a client without a certificate signed by its CA, and vice
+/// versa. REQUIRES: as publish_actor; not called from one of `sys`'s
+/// scheduler threads.
 /// @return a proxy of the remote actor; errc::io_error naming host:port and
 ///         CAF's reason (connection refused, handshake refused, ...);
-///         errc::invalid_argument as publish_actor.
+///         errc::timeout when no handshake completed in time (CAF keeps that
+///         socket until the peer closes it); errc::invalid_argument as
+///         publish_actor, or for a typed actor.
 result<caf::actor> connect_actor(caf::actor_system& sys, const std::string& host,
-                                 uint16_t port, bool tls);
+                                 uint16_t port, bool tls,
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 } // namespace amber
