@@ -276,15 +276,16 @@ status configure_transport(caf::actor_system_config& cfg, const transport_settin
 }
 
 result<uint16_t> publish_actor(caf::actor_system& sys, const caf::actor& a,
-                               const std::string& host, uint16_t port, bool tls) {
+                               const std::string& host, uint16_t port, bool tls,
+                               bool reuse_address) {
   if (!a)
     return status::invalid_argument("cannot publish an invalid actor on " + where(host, port));
   caf::expected<uint16_t> bound{uint16_t{0}};
   if (tls) {
     AMBER_RETURN_IF_ERROR(need_openssl(sys, "cannot publish on", host, port));
-    bound = caf::openssl::publish(a, port, host.c_str());
+    bound = caf::openssl::publish(a, port, host.c_str(), reuse_address);
   } else {
-    bound = sys.middleman().publish(a, port, host.c_str());
+    bound = sys.middleman().publish(a, port, host.c_str(), reuse_address);
   }
   if (!bound)
     return status::io_error("cannot publish on " + where(host, port) + (tls ? " (TLS)" : "")

@@ -60,13 +60,15 @@ struct transport_settings {
 status configure_transport(caf::actor_system_config& cfg, const transport_settings& ts);
 
 /// Publishes `a` on host:port (port 0: any free port) over TLS when `tls`,
-/// else over plain TCP. REQUIRES: `sys` was configured with
+/// else over plain TCP; `reuse_address` sets SO_REUSEADDR (a restarted member
+/// rebinding its fixed port). REQUIRES: `sys` was configured with
 /// configure_transport (and TLS on, when `tls`).
 /// @return the bound port; errc::io_error naming host:port and CAF's reason
 ///         (e.g. the address is in use); errc::invalid_argument when `tls`
 ///         is asked of a system without the OpenSSL module.
 result<uint16_t> publish_actor(caf::actor_system& sys, const caf::actor& a,
-                               const std::string& host, uint16_t port, bool tls);
+                               const std::string& host, uint16_t port, bool tls,
+                               bool reuse_address = false);
 
 /// Connects to the actor published at host:port, blocking for at most
 /// `timeout` (CAF's own remote_actor waits forever on a peer that accepts
