@@ -14,7 +14,7 @@ namespace amber::cli {
 
 namespace fs = std::filesystem;
 
-status check_tls(const tls_settings& tls, const std::string& where) {
+status check_tls_complete(const tls_settings& tls, const std::string& where) {
   const std::pair<const char*, const std::string*> files[] = {
     {"ca", &tls.ca_file}, {"cert", &tls.cert_file}, {"key", &tls.key_file}};
   std::vector<std::string> set, unset;
@@ -197,7 +197,7 @@ private:
         if (*v)
           *field = resolve(**v);
       }
-      status st = check_tls(out->tls);
+      status st = check_tls_complete(out->tls);
       if (!st)
         return at(tls->source(), "cluster.tls",
                   st.message().substr(std::string("cluster.tls: ").size()));

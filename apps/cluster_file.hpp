@@ -38,7 +38,7 @@ result<cluster_spec> parse_cluster_file(std::string_view text, const std::string
 
 /// Checks TLS settings: all three files or none.
 /// @return ok; invalid_argument naming `where` and the files set and unset.
-status check_tls(const tls_settings& tls, const std::string& where = "cluster.tls");
+status check_tls_complete(const tls_settings& tls, const std::string& where = "cluster.tls");
 
 /// The names of the members of `spec` other than `member`, for
 /// `load_graph_file`'s `remote_members`.

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "amber/checkpoint/cluster_spec.hpp"
 #include "cli_common.hpp"
 
 namespace amber::cli {
@@ -77,6 +78,7 @@ int cmd_graph_cluster(const context& ctx, const graph_options& opts);
 struct host_cli_options {
   std::string checkpoint_every; ///< A duration; empty or "0": no periodic checkpoints.
   std::string control;          ///< HOST:PORT; empty: no control endpoint.
+  tls_settings tls;             ///< --tls-ca/cert/key: the control endpoint over mutual TLS.
   std::optional<size_t> threads;
 };
 int cmd_run(const context& ctx, const std::string& graph_path, const host_cli_options& opts);
@@ -95,6 +97,7 @@ int cmd_run_member(const context& ctx, const cluster_cli_options& cluster,
 struct checkpoint_cli_options {
   std::string control;
   std::string timeout = "60s";
+  tls_settings tls; ///< --tls-ca/cert/key: connect over mutual TLS.
 };
 int cmd_checkpoint(const context& ctx, const checkpoint_cli_options& opts);
 /// Asks a cluster member's control endpoint to roll the whole cluster back

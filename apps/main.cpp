@@ -52,13 +52,22 @@ void common(CLI::App* sub, context& ctx, bool store) {
                     "Store directory (default: $AMBER_STORE, else ./amber-data)");
 }
 
+// Mutual TLS for the control endpoint (docs/TLS.md): all three or none.
+void tls_options(CLI::App* sub, amber::tls_settings& tls) {
+  sub->add_option("--tls-ca", tls.ca_file, "Control endpoint over mutual TLS: the CA (PEM)");
+  sub->add_option("--tls-cert", tls.cert_file, "... this process's certificate, signed by the CA");
+  sub->add_option("--tls-key", tls.key_file, "... and its unencrypted private key");
+}
+
 void host_options(CLI::App* sub, host_cli_options& opts) {
   sub->add_option("--checkpoint-every", opts.checkpoint_every,
                   "Checkpoint periodically, e.g. 500ms, 10s, 5m (needs a store)");
   sub->add_option("--control", opts.control,
-                  "Publish a control endpoint on a loopback HOST:PORT (port 0: any free port)");
+                  "Publish a control endpoint on HOST:PORT (port 0: any free port; "
+                  "loopback only without --tls-*)");
   sub->add_option("--threads", opts.threads, "Scheduler threads (default: one per core)")
     ->check(whole_number(1, 1024));
+  tls_options(sub, opts.tls);
 }
 
 } // namespace
@@ -120,6 +129,7 @@ int main(int argc, char** argv) {
     ->required();
   checkpoint->add_option("--timeout", ckpt.timeout, "How long to wait for the answer")
     ->capture_default_str();
+  tls_options(checkpoint, ckpt.tls);
   common(checkpoint, ctx, false);
 
   log_options log_opts;

@@ -5,12 +5,14 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <fmt/core.h>
 
+#include <cstdlib>
+
 #include "amber/actors/cluster_member.hpp"
 #include "amber/actors/restore.hpp"
+#include "amber/actors/transport.hpp"
 #include "amber/checkpoint/snapshot.hpp"
 #include "amber/runtime/atoms.hpp"
 #include "amber/runtime/error.hpp"
@@ -28,8 +30,26 @@ namespace {
 // The parsed options shared by run and restore.
 struct host_plan {
   host_settings settings;
+  tls_settings tls;
   size_t threads = 0;
 };
+
+// The control endpoint's transport: CAF's defaults (no heartbeats; a
+// checkpoint request is short-lived), over mutual TLS when `tls` is set.
+transport_settings control_transport(const tls_settings& tls) {
+  transport_settings ts;
+  ts.tls = tls;
+  ts.heartbeat = std::chrono::milliseconds(0);
+  ts.connection_timeout = std::chrono::milliseconds(0);
+  return ts;
+}
+
+// --tls-*: all three or none, each checked (exit 2 with the reason).
+int check_tls_options(const context& ctx, const tls_settings& tls) {
+  if (status st = check_tls(tls); !st)
+    return fail(ctx, st.with_context("--tls-ca/--tls-cert/--tls-key"), exit_usage);
+  return 0;
+}
 
 int plan_host(const context& ctx, const host_cli_options& opts, host_plan* out) {
   if (!opts.checkpoint_every.empty()) {
@@ -42,18 +62,27 @@ int plan_host(const context& ctx, const host_cli_options& opts, host_plan* out) 
                          "--checkpoint-every needs a store: pass --store DIR or set AMBER_STORE"),
                   exit_usage);
   }
+  if (int rc = check_tls_options(ctx, opts.tls))
+    return rc;
+  if (opts.tls.enabled() && opts.control.empty())
+    return fail(ctx, status::invalid_argument("--tls-ca/--tls-cert/--tls-key secure the control "
+                                              "endpoint: they need --control"),
+                exit_usage);
   if (!opts.control.empty()) {
     auto ep = parse_endpoint(opts.control);
     if (!ep)
       return fail(ctx, ep.error().with_context("--control"), exit_usage);
-    if (!is_loopback(ep->host))
+    if (!opts.tls.enabled() && !is_loopback(ep->host))
       return fail(ctx,
                   status::invalid_argument(
                     "--control " + ep->to_string()
-                    + ": the control endpoint has no authentication, so it only listens on a "
-                      "loopback address (127.0.0.1, ::1, localhost)"),
+                    + ": without --tls-ca/--tls-cert/--tls-key the control endpoint has no "
+                      "authentication, so it only listens on a loopback address (127.0.0.1, "
+                      "::1, localhost)"),
                   exit_usage);
     out->settings.control = *ep;
+    out->settings.control_tls = opts.tls.enabled();
+    out->tls = opts.tls;
   }
   if (opts.threads)
     out->threads = *opts.threads;
@@ -63,7 +92,14 @@ int plan_host(const context& ctx, const host_cli_options& opts, host_plan* out) 
 std::function<void(caf::actor_system_config&)> configure_for(const host_plan& plan) {
   if (!plan.settings.control)
     return {};
-  return [](caf::actor_system_config& cfg) { cfg.load<caf::io::middleman>(); };
+  // check_tls passed in plan_host; this fails only if a file changed since,
+  // and then before any actor system thread runs.
+  return [ts = control_transport(plan.tls)](caf::actor_system_config& cfg) {
+    if (status st = configure_transport(cfg, ts); !st) {
+      fmt::print(stderr, "amber: error: {}\n", st.to_string());
+      std::exit(exit_usage);
+    }
+  };
 }
 
 } // namespace
@@ -212,17 +248,17 @@ int cmd_run_member(const context& ctx, const cluster_cli_options& cluster,
 namespace {
 
 // Asks a control endpoint: `msg` must be answered with a string.
-result<std::string> ask_control(const endpoint& ep, std::chrono::milliseconds timeout,
-                                caf::message msg) {
+result<std::string> ask_control(const endpoint& ep, const tls_settings& tls,
+                                std::chrono::milliseconds timeout, caf::message msg) {
   caf::actor_system_config cfg;
-  cfg.load<caf::io::middleman>();
+  AMBER_RETURN_IF_ERROR(configure_transport(cfg, control_transport(tls)));
   add_error_category(cfg);
   cfg.set("scheduler.max-threads", 2);
   caf::actor_system sys{cfg};
-  auto remote = sys.middleman().remote_actor(ep.host, ep.port);
+  auto remote = connect_actor(sys, ep.host, ep.port, tls.enabled());
   if (!remote)
     return status(errc::io_error, "cannot reach the control endpoint at " + ep.to_string() + ": "
-                                    + sys.render(remote.error()));
+                                    + remote.error().message());
   caf::scoped_actor self{sys};
   result<std::string> out = status(errc::internal, "no answer");
   self->request(*remote, timeout, std::move(msg))
@@ -242,7 +278,9 @@ int cmd_rollback(const context& ctx, const checkpoint_cli_options& opts, const s
     return fail(ctx, status::invalid_argument("--timeout: '" + opts.timeout
                                               + "' is not a positive duration"),
                 exit_usage);
-  auto r = ask_control(*ep, *timeout, caf::make_message(rollback_atom::value, id));
+  if (int rc = check_tls_options(ctx, opts.tls))
+    return rc;
+  auto r = ask_control(*ep, opts.tls, *timeout, caf::make_message(rollback_atom::value, id));
   if (!r) {
     if (r.error().code() == errc::io_error)
       return fail(ctx, r.error(), exit_unreachable);
@@ -259,21 +297,24 @@ int cmd_checkpoint(const context& ctx, const checkpoint_cli_options& opts) {
   auto ep = parse_endpoint(opts.control);
   if (!ep)
     return fail(ctx, ep.error().with_context("--control"), exit_usage);
+  if (int rc = check_tls_options(ctx, opts.tls))
+    return rc;
   auto timeout = parse_duration(opts.timeout);
   if (!timeout || timeout->count() == 0)
     return fail(ctx, status::invalid_argument("--timeout: '" + opts.timeout
                                               + "' is not a positive duration"),
                 exit_usage);
   caf::actor_system_config cfg;
-  cfg.load<caf::io::middleman>();
+  if (status st = configure_transport(cfg, control_transport(opts.tls)); !st)
+    return fail(ctx, st.with_context("--tls-ca/--tls-cert/--tls-key"), exit_usage);
   add_error_category(cfg);
   cfg.set("scheduler.max-threads", 2);
   caf::actor_system sys{cfg};
-  auto remote = sys.middleman().remote_actor(ep->host, ep->port);
+  auto remote = connect_actor(sys, ep->host, ep->port, opts.tls.enabled());
   if (!remote)
     return fail(ctx,
                 status(errc::io_error, "cannot reach the control endpoint at " + ep->to_string()
-                                         + ": " + sys.render(remote.error())),
+                                         + ": " + remote.error().message()),
                 exit_unreachable);
   caf::scoped_actor self{sys};
   result<digest> out = status(errc::internal, "the node gave no answer");

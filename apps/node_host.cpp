@@ -10,12 +10,12 @@
 #include <mutex>
 #include <thread>
 
-#include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <fmt/core.h>
 
 #include "amber/actors/checkpointer.hpp"
+#include "amber/actors/transport.hpp"
 #include "amber/runtime/atoms.hpp"
 #include "amber/runtime/error.hpp"
 #include "bank/bank.hpp"
@@ -170,12 +170,13 @@ int host_node(const context& ctx, node& n, std::shared_ptr<lmdb_store> db,
   std::optional<endpoint> published;
   if (hs.control) {
     ctl = n.system().spawn(control, cp ? cp->coordinator() : caf::actor{}, n.name());
-    auto port = n.system().middleman().publish(ctl, hs.control->port, hs.control->host.c_str());
+    auto port = publish_actor(n.system(), ctl, hs.control->host, hs.control->port,
+                              hs.control_tls);
     if (!port) {
       caf::anon_send_exit(ctl, caf::exit_reason::user_shutdown);
       return fail(ctx, status::io_error("cannot open the control endpoint on "
                                         + hs.control->to_string() + ": "
-                                        + n.system().render(port.error())));
+                                        + port.error().message()));
     }
     published = endpoint{hs.control->host, *port};
   }
@@ -192,6 +193,7 @@ int host_node(const context& ctx, node& n, std::shared_ptr<lmdb_store> db,
               {"store", db ? json(db->directory()) : json(nullptr)},
               {"checkpoint_every_ms", db ? hs.every.count() : 0},
               {"control", published ? json(published->to_string()) : json(nullptr)},
+              {"control_tls", published && hs.control_tls},
               {"restored_from", hs.restored_from ? json(hs.restored_from->to_hex()) : json(nullptr)},
               {"pid", ::getpid()}};
     std::string text = fmt::format("node '{}' running: {} components, incarnation {}", n.name(),
@@ -206,7 +208,8 @@ int host_node(const context& ctx, node& n, std::shared_ptr<lmdb_store> db,
     else
       text += "\nno store: nothing will be checkpointed";
     if (published)
-      text += "\ncontrol endpoint " + published->to_string();
+      text += "\ncontrol endpoint " + published->to_string()
+              + (hs.control_tls ? " (mutual TLS)" : "");
     text += "\nstop with Ctrl-C or SIGTERM (a final checkpoint is taken; signal again to stop at once)";
     event(ctx, j, text);
   }

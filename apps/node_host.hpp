@@ -12,9 +12,10 @@
 // (the store stays consistent: a commit is one LMDB transaction).
 //
 // Control endpoint: a control actor published with CAF's middleman on a
-// loopback address. It answers `checkpoint_atom` with the snapshot id (64
-// hex digits) or an amber caf::error; while another checkpoint runs, or the
-// node is not quiet enough, it retries for up to a minute.
+// loopback address, or on any address over mutual TLS (--tls-*, docs/TLS.md).
+// It answers `checkpoint_atom` with the snapshot id (64 hex digits) or an
+// amber caf::error; while another checkpoint runs, or the node is not quiet
+// enough, it retries for up to a minute.
 
 #include <chrono>
 #include <memory>
@@ -38,12 +39,14 @@ result<std::shared_ptr<registry>> amber_types();
 struct host_settings {
   std::chrono::milliseconds every{0};  ///< Periodic checkpoints; 0: none.
   std::optional<endpoint> control;     ///< Publish a control endpoint here.
+  bool control_tls = false;            ///< Over mutual TLS (docs/TLS.md).
   std::optional<digest> restored_from; ///< For the start-up message.
 };
 
 /// Runs `n` until a stop signal: see the top of this file.
 /// REQUIRES: block_stop_signals() was called before `n` was built; when
-/// `hs.control` is set, `n`'s config loaded the middleman.
+/// `hs.control` is set, `n`'s config went through configure_transport (with
+/// TLS settings when `hs.control_tls`).
 /// @return the process exit code.
 int host_node(const context& ctx, node& n, std::shared_ptr<lmdb_store> db,
               const host_settings& hs);

@@ -10,6 +10,7 @@ packages=(
   liblmdb-dev
   libfmt-dev
   libssl-dev
+  openssl
   doctest-dev
   libcli11-dev
   libtomlplusplus-dev

@@ -331,7 +331,8 @@ public:
     if (chosen.empty() || !m)
       return status::not_found("cluster '" + conf_.spec->name
                                + "' has no committed cluster snapshot to roll back to");
-    uint64_t inc = conf_.incarnation;
+    // A member back from its store runs provisionally and does not count.
+    uint64_t inc = conf_.start_rollback ? 0 : conf_.incarnation;
     for (auto& [peer, h] : st.hellos)
       inc = std::max(inc, h.incarnation);
     for (auto& mem : m->members)

@@ -8,18 +8,20 @@
 #include <thread>
 
 #include <caf/io/middleman.hpp>
+#include <caf/logger.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "amber/actors/checkpointer.hpp"
 #include "amber/actors/restore.hpp"
+#include "amber/actors/transport.hpp"
 #include "amber/checkpoint/cluster_manifest.hpp"
 #include "amber/runtime/atoms.hpp"
 #include "amber/runtime/error.hpp"
 #include "agent.hpp"
 #include "link_endpoint.hpp"
 #include "outbound_link.hpp"
-#include "transport_dial.hpp"
+#include "publish.hpp"
 #include "wire.hpp"
 
 namespace amber {
@@ -49,6 +51,15 @@ caf::behavior control_endpoint(caf::event_based_actor* self, caf::actor agent) {
   };
 }
 
+// CAF 0.17 keeps, per thread, a strong reference to the logger of the
+// last actor system that thread spawned into (scoped actors included), and
+// an actor system's destructor waits until its logger is gone. A rollback
+// destroys a node's system on another thread than the one that made it:
+// every thread that touched a system lets go of it when done.
+struct forget_system_on_exit {
+  ~forget_system_on_exit() { caf::logger::set_current_actor_system(nullptr); }
+};
+
 } // namespace
 
 struct cluster_member::impl {
@@ -72,14 +83,17 @@ struct cluster_member::impl {
 
   std::function<void(caf::actor_system_config&)> configure_fn() {
     auto user = opts.configure;
-    auto hb = spec.heartbeat;
-    return [user](caf::actor_system_config& cfg) {
-      cfg.load<caf::io::middleman>();
+    transport_settings ts;
+    ts.tls = spec.tls;
+    ts.heartbeat = spec.heartbeat;
+    ts.connection_timeout = spec.member_timeout;
+    return [user, ts](caf::actor_system_config& cfg) {
+      // Checked by start() first: an error here cannot happen.
+      (void) configure_transport(cfg, ts);
       register_wire_types(cfg);
       if (user)
         user(cfg);
     };
-    (void) hb;
   }
 
   /// Wires a node (components held or not yet installed) into the cluster.
@@ -221,6 +235,7 @@ struct cluster_member::impl {
       }
       if (o.incarnation <= incarnation)
         continue;
+      forget_system_on_exit forget;
       std::unique_lock<std::shared_mutex> guard(runtime_mutex);
       if (std::getenv("AMBER_CLUSTER_DEBUG"))
         fprintf(stderr, "[%s] rolling back to incarnation %llu%s\n", self.c_str(),
@@ -250,15 +265,23 @@ result<std::unique_ptr<cluster_member>>
 cluster_member::start(const cluster_spec& spec, const std::string& member,
                       std::shared_ptr<const registry> types, std::shared_ptr<store> s,
                       cluster_member_options opts) {
+  forget_system_on_exit forget;
   auto p = std::make_unique<impl>();
   p->spec = spec;
   p->self = member;
   p->me = p->spec.find(member);
   if (!p->me)
     return status::invalid_argument("cluster '" + spec.name + "' has no member '" + member + "'");
-  if (spec.tls.enabled())
-    return status::invalid_argument("cluster '" + spec.name
-                                    + "': TLS links are not available in this build yet");
+  {
+    // Refused here with a clear message, never by CAF aborting the process.
+    caf::actor_system_config probe;
+    transport_settings ts;
+    ts.tls = spec.tls;
+    ts.heartbeat = spec.heartbeat;
+    ts.connection_timeout = spec.member_timeout;
+    AMBER_RETURN_IF_ERROR(
+      configure_transport(probe, ts).with_context("cluster '" + spec.name + "'"));
+  }
   p->types = std::move(types);
   p->db = std::move(s);
   p->opts = std::move(opts);
@@ -272,11 +295,10 @@ cluster_member::start(const cluster_spec& spec, const std::string& member,
     auto m = decode_cluster_manifest(bytes);
     if (!m)
       return m.error();
-    uint64_t inc = m->incarnation;
-    for (auto& mem : m->members)
-      inc = std::max(inc, mem.incarnation);
-    // Provisional: the rollback this member starts gives everyone max + 1.
-    auto rt = p->restore_part(bytes, inc + 1, false, /*start_rollback=*/true);
+    // Provisional (incarnation 0: it fences off every running member, and
+    // counts for nothing): the rollback this member starts as soon as it is
+    // linked gives everyone max + 1 and restores this member again.
+    auto rt = p->restore_part(bytes, 0, false, /*start_rollback=*/true);
     if (!rt)
       return rt.error();
     p->rt = std::move(*rt);
@@ -327,6 +349,7 @@ namespace {
 template <class... Ts>
 result<std::string> ask_agent(node& n, const caf::actor& agent, std::chrono::milliseconds timeout,
                               Ts&&... xs) {
+  forget_system_on_exit forget;
   result<std::string> out = status(errc::timeout, "no answer");
   caf::scoped_actor self{n.system()};
   self->request(agent, timeout, std::forward<Ts>(xs)...)
@@ -370,6 +393,7 @@ status cluster_member::rollback(std::optional<digest> id, std::chrono::milliseco
 }
 
 void cluster_member::with_node(const std::function<void(node&)>& f) {
+  forget_system_on_exit forget;
   std::shared_lock<std::shared_mutex> guard(impl_->runtime_mutex);
   if (impl_->rt)
     f(*impl_->rt->n);

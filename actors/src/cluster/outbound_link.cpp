@@ -8,14 +8,16 @@
 #include "amber/runtime/atoms.hpp"
 #include "amber/runtime/detail/stamped_element.hpp"
 #include "amber/runtime/message_codec.hpp"
-#include "transport_dial.hpp"
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+#include <caf/openssl/manager.hpp>
+
+#include "publish.hpp"
 
 namespace amber::cluster {
 
 namespace {
 
-using connected_atom = caf::atom_constant<caf::atom("p_conn")>;
-using dial_failed_atom = caf::atom_constant<caf::atom("p_dialko")>;
 
 // How many envelopes one data message carries at most.
 constexpr size_t max_batch = 512;
@@ -124,19 +126,25 @@ void outbound_link::dial() {
   if (dialing_ || remote_)
     return;
   dialing_ = true;
-  auto self = caf::actor_cast<caf::actor>(this);
-  auto host = conf_.host;
-  auto port = conf_.port;
-  auto tls = conf_.tls;
-  // Connecting blocks: a detached helper does it and reports back.
-  system().spawn<caf::detached>([self, host, port, tls](caf::event_based_actor* helper) {
-    auto remote = dial_peer(helper->system(), host, port, tls);
-    if (remote)
-      helper->send(self, connected_atom::value, *remote);
-    else
-      helper->send(self, dial_failed_atom::value, remote.error().to_string());
-    helper->quit();
-  });
+  // Asked of the middleman actor (or CAF's TLS manager) without blocking:
+  // a blocking connect would need a thread of its own, and one started
+  // while the node shuts down keeps the actor system from ever finishing.
+  caf::io::middleman_actor mm = conf_.tls ? system().openssl_manager().actor_handle()
+                                          : system().middleman().actor_handle();
+  request(mm, std::chrono::seconds(2), caf::connect_atom::value, conf_.host, conf_.port)
+    .then(
+      [this](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+        if (ptr) {
+          on_connected(caf::actor_cast<caf::actor>(std::move(ptr)));
+        } else {
+          dialing_ = false;
+          delayed_send(this, conf_.heartbeat, dial_atom::value);
+        }
+      },
+      [this](caf::error&) {
+        dialing_ = false;
+        delayed_send(this, conf_.heartbeat, dial_atom::value);
+      });
 }
 
 void outbound_link::on_connected(caf::actor remote) {
@@ -189,11 +197,6 @@ caf::behavior outbound_link::make_behavior() {
   delayed_send(this, conf_.heartbeat, beat_atom::value);
   return {
     [this](dial_atom) { dial(); },
-    [this](connected_atom, caf::actor& remote) { on_connected(std::move(remote)); },
-    [this](dial_failed_atom, const std::string&) {
-      dialing_ = false;
-      delayed_send(this, conf_.heartbeat, dial_atom::value);
-    },
     [this](link_welcome_atom, const std::string&, uint64_t, uint64_t delivered) {
       if (!remote_)
         return;

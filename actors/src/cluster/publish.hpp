@@ -1,6 +1,7 @@
 #pragma once
 
-// @private Dialing and publishing for links and endpoints (plain or TLS).
+// @private Publishing a member's endpoints (plain or TLS). Links dial
+// asynchronously (outbound_link.cpp).
 
 #include <cstdint>
 #include <string>
@@ -11,10 +12,6 @@
 #include "amber/storage/status.hpp"
 
 namespace amber::cluster {
-
-/// Connects to a peer's endpoint (blocks; call from a detached actor).
-result<caf::actor> dial_peer(caf::actor_system& sys, const std::string& host, uint16_t port,
-                             bool tls);
 
 /// Publishes `endpoint` on host:port.
 result<uint16_t> publish_endpoint(caf::actor_system& sys, const caf::actor& endpoint,
