@@ -17,6 +17,7 @@
 #include "bank/bank.hpp"
 #include "bank/xbank.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_pki.hpp"
 
 namespace {
 
@@ -172,5 +173,98 @@ TEST_CASE("cluster checkpoints under load conserve money, read from the members'
 // Rollbacks and members that come back need one process per member (CAF 0.17
 // gives every actor system of a process the same node id, and a rebuilt one
 // confuses its peers' routing): tests/apps/cluster_cli_test.cpp has them.
+
+} // namespace
+
+// -- mutual TLS between members -------------------------------------------------------
+
+namespace {
+
+using namespace amber;
+using namespace std::chrono_literals;
+
+// Two members, a and b, where b may bring other TLS settings than a.
+struct tls_pair {
+  ::test::temp_dir dir{"cluster-tls"};
+  std::shared_ptr<registry> types = std::make_shared<registry>();
+  cluster_spec base;
+  std::map<std::string, std::shared_ptr<lmdb_store>> stores;
+  std::map<std::string, std::unique_ptr<cluster_member>> members;
+
+  tls_pair() {
+    REQUIRE(bank::register_types(*types).is_ok());
+    base.name = "tlsbank";
+    base.heartbeat = 100ms;
+    base.member_timeout = 1500ms;
+    base.checkpoint_timeout = 5s;
+    for (std::string n : {"a", "b"}) {
+      cluster_member_spec m;
+      m.name = n;
+      m.host = "127.0.0.1";
+      m.port = free_port();
+      base.members.push_back(m);
+      lmdb_options lo;
+      lo.create_if_missing = true;
+      auto s = lmdb_store::open((dir.path() / n).string(), lo);
+      REQUIRE(s);
+      stores[n] = std::move(*s);
+    }
+  }
+
+  void start(const std::string& n, tls_settings tls) {
+    auto spec = base;
+    spec.tls = std::move(tls);
+    cluster_member_options o;
+    graph_def g;
+    g.name = "tlsbank";
+    g.instances.push_back({"acct-0", bank::xaccount::type_name,
+                           {{"balance", "100"}, {"member", n}}});
+    o.graphs.push_back(g);
+    o.worker_threads = 2;
+    auto m = cluster_member::start(spec, n, types, stores[n], std::move(o));
+    REQUIRE_MESSAGE(m, (m ? "" : m.error().to_string()));
+    members[n] = std::move(*m);
+  }
+};
+
+TEST_CASE("members linked over mutual TLS take cluster checkpoints") {
+  auto& certs = ::test::pki::get();
+  tls_pair c;
+  c.start("a", certs.settings("server"));
+  c.start("b", certs.settings("client"));
+  REQUIRE(c.members["a"]->wait_ready(15s));
+  auto id = c.members["b"]->checkpoint(10s);
+  REQUIRE_MESSAGE(id, (id ? "" : id.error().to_string()));
+}
+
+TEST_CASE("a member with a certificate of another CA is refused: nothing commits") {
+  auto& certs = ::test::pki::get();
+  tls_pair c;
+  c.start("a", certs.settings("server"));
+  c.start("b", certs.settings("rogue", "wrong-ca"));
+  CHECK_FALSE(c.members["a"]->wait_ready(3s));
+  auto id = c.members["a"]->checkpoint(5s);
+  REQUIRE_FALSE(id);
+  CHECK(id.error().message().find("'b' is not linked") != std::string::npos);
+}
+
+TEST_CASE("a plain member is refused by TLS members") {
+  auto& certs = ::test::pki::get();
+  tls_pair c;
+  c.start("a", certs.settings("server"));
+  c.start("b", tls_settings{});
+  CHECK_FALSE(c.members["a"]->wait_ready(3s));
+  auto id = c.members["a"]->checkpoint(5s);
+  REQUIRE_FALSE(id);
+}
+
+TEST_CASE("a half TLS setup is refused by amber, before CAF could abort the process") {
+  tls_pair c;
+  auto spec = c.base;
+  spec.tls.ca_file = "/nonexistent/ca.pem";
+  auto m = cluster_member::start(spec, "a", c.types, c.stores["a"], {});
+  REQUIRE_FALSE(m);
+  CHECK(m.error().message().find("cert and key are not") != std::string::npos);
+}
 
 } // namespace

@@ -60,6 +60,23 @@ struct forget_system_on_exit {
   ~forget_system_on_exit() { caf::logger::set_current_actor_system(nullptr); }
 };
 
+// CAF's own heartbeats and connection timeout for the links. Over
+// caf::openssl they cut connections whose TLS handshake is still running at
+// the next heartbeat tick (docs/TLS.md), so links flap under load: there the
+// links' own pings alone detect a lost member.
+transport_settings link_transport(const cluster_spec& spec) {
+  transport_settings ts;
+  ts.tls = spec.tls;
+  if (spec.tls.enabled()) {
+    ts.heartbeat = spec.heartbeat;
+    ts.connection_timeout = std::chrono::milliseconds(0);
+  } else {
+    ts.heartbeat = spec.heartbeat;
+    ts.connection_timeout = spec.member_timeout;
+  }
+  return ts;
+}
+
 } // namespace
 
 struct cluster_member::impl {
@@ -83,10 +100,7 @@ struct cluster_member::impl {
 
   std::function<void(caf::actor_system_config&)> configure_fn() {
     auto user = opts.configure;
-    transport_settings ts;
-    ts.tls = spec.tls;
-    ts.heartbeat = spec.heartbeat;
-    ts.connection_timeout = spec.member_timeout;
+    auto ts = link_transport(spec);
     return [user, ts](caf::actor_system_config& cfg) {
       // Checked by start() first: an error here cannot happen.
       (void) configure_transport(cfg, ts);
@@ -126,6 +140,13 @@ struct cluster_member::impl {
       cv.notify_all();
     };
     out->agent = spawn_agent(sys, ac);
+    endpoint_config ec;
+    ec.core = n->core_ptr();
+    ec.self = self;
+    ec.incarnation = n->incarnation();
+    ec.agent = out->agent;
+    ec.coordinator = out->cp->coordinator();
+    out->endpoint = spawn_endpoint(sys, ec);
     std::vector<std::string> names;
     std::vector<std::string> peers;
     std::vector<std::pair<std::string, caf::actor>> link_list;
@@ -145,6 +166,8 @@ struct cluster_member::impl {
       lc.heartbeat = spec.heartbeat;
       lc.member_timeout = spec.member_timeout;
       lc.agent = out->agent;
+      lc.endpoint = out->endpoint;
+      lc.dialer = self < m.name;
       auto link = spawn_outbound_link(sys, lc);
       out->links.emplace(m.name, link);
       link_list.emplace_back(m.name, link);
@@ -152,13 +175,7 @@ struct cluster_member::impl {
     n->core().set_cluster(self, names, link_list);
     caf::anon_send(out->cp->coordinator(), cluster_setup_atom::value, out->agent, peers);
     caf::anon_send(out->agent, links_atom::value, out->links);
-    endpoint_config ec;
-    ec.core = n->core_ptr();
-    ec.self = self;
-    ec.incarnation = n->incarnation();
-    ec.agent = out->agent;
-    ec.coordinator = out->cp->coordinator();
-    out->endpoint = spawn_endpoint(sys, ec);
+    caf::anon_send(out->endpoint, links_atom::value, out->links);
     n->attach(out->agent);
     n->attach(out->endpoint);
     for (auto& [name, link] : out->links)
@@ -275,10 +292,7 @@ cluster_member::start(const cluster_spec& spec, const std::string& member,
   {
     // Refused here with a clear message, never by CAF aborting the process.
     caf::actor_system_config probe;
-    transport_settings ts;
-    ts.tls = spec.tls;
-    ts.heartbeat = spec.heartbeat;
-    ts.connection_timeout = spec.member_timeout;
+    auto ts = link_transport(spec);
     AMBER_RETURN_IF_ERROR(
       configure_transport(probe, ts).with_context("cluster '" + spec.name + "'"));
   }

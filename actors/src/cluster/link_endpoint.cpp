@@ -7,6 +7,7 @@
 
 #include "../capture.hpp"
 #include "amber/runtime/message_codec.hpp"
+#include "agent.hpp"
 
 namespace amber::cluster {
 
@@ -29,6 +30,7 @@ struct endpoint_state {
   std::map<std::string, inbound> peers;
   std::unordered_map<std::string, entry_ptr> receivers;
   uint64_t fenced = 0; ///< Envelopes dropped: from an older incarnation.
+  std::map<std::string, caf::actor> links; ///< Our links, by peer.
 };
 
 using endpoint_actor = caf::stateful_actor<endpoint_state>;
@@ -113,7 +115,14 @@ caf::behavior endpoint(endpoint_actor* self, endpoint_config conf) {
     return caf::make_message(link_ack_atom::value, conf.self, conf.incarnation, in.delivered);
   };
   return {
-    [self, conf](link_hello_atom, const std::string& from, uint64_t inc, uint64_t session) {
+    [self](links_atom, std::map<std::string, caf::actor>& links) {
+      self->state.links = std::move(links);
+    },
+    [self, conf](link_hello_atom, const std::string& from, uint64_t inc, uint64_t session,
+                 caf::actor& peer_endpoint) {
+      // Our link to that member rides on the connection it dialed.
+      if (auto l = self->state.links.find(from); l != self->state.links.end() && peer_endpoint)
+        self->send(l->second, peer_endpoint_atom::value, std::move(peer_endpoint));
       auto& in = self->state.peers[from];
       if (inc != in.incarnation || session != in.session) {
         // A new incarnation of that member, or a new link (our first word

@@ -123,7 +123,7 @@ void outbound_link::flush() {
 }
 
 void outbound_link::dial() {
-  if (dialing_ || remote_)
+  if (dialing_ || remote_ || !conf_.dialer)
     return;
   dialing_ = true;
   // Asked of the middleman actor (or CAF's TLS manager) without blocking:
@@ -149,10 +149,13 @@ void outbound_link::dial() {
 
 void outbound_link::on_connected(caf::actor remote) {
   dialing_ = false;
+  if (remote_)
+    demonitor(remote_);
   remote_ = std::move(remote);
+  ready_ = false;
   monitor(remote_);
   last_heard_ = clock_type::now();
-  send(remote_, link_hello_atom::value, conf_.self, conf_.incarnation, session_);
+  send(remote_, link_hello_atom::value, conf_.self, conf_.incarnation, session_, conf_.endpoint);
 }
 
 void outbound_link::on_disconnected(const std::string& why) {
@@ -165,7 +168,8 @@ void outbound_link::on_disconnected(const std::string& why) {
     lost_reported_ = true;
     send(conf_.agent, peer_lost_atom::value, conf_.peer, why);
   }
-  delayed_send(this, conf_.heartbeat, dial_atom::value);
+  if (conf_.dialer)
+    delayed_send(this, conf_.heartbeat, dial_atom::value);
 }
 
 void outbound_link::on_acked(uint64_t delivered) {
@@ -197,6 +201,11 @@ caf::behavior outbound_link::make_behavior() {
   delayed_send(this, conf_.heartbeat, beat_atom::value);
   return {
     [this](dial_atom) { dial(); },
+    [this](peer_endpoint_atom, caf::actor& remote) {
+      // The dialing peer's endpoint, from its hello over its connection.
+      if (!conf_.dialer && remote && remote != remote_)
+        on_connected(std::move(remote));
+    },
     [this](link_welcome_atom, const std::string&, uint64_t, uint64_t delivered) {
       if (!remote_)
         return;

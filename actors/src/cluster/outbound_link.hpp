@@ -12,7 +12,8 @@
 // seen, so a broken connection loses and duplicates nothing.
 //
 // Heartbeats: a ping every `heartbeat`; a peer silent for `member_timeout`
-// is reported lost to the agent, and the link dials again until it answers.
+// is reported lost to the agent, and the link dials again until it answers
+// (or, on the side that does not dial, waits for the peer's next hello).
 
 #include <chrono>
 #include <cstdint>
@@ -40,6 +41,11 @@ struct link_config {
   std::chrono::milliseconds heartbeat{200};
   std::chrono::milliseconds member_timeout{2000};
   caf::actor agent;        ///< Hears peer_lost / peer_up and control messages.
+  caf::actor endpoint;     ///< Ours: a hello hands it to the peer.
+  /// One connection per pair of members (CAF keeps one per pair of nodes,
+  /// and two dialing each other close each other's): the member whose name
+  /// sorts first dials; the other gets the dialer's endpoint from its hello.
+  bool dialer = true;
 };
 
 class outbound_link : public caf::event_based_actor {
@@ -59,6 +65,7 @@ private:
   void flush();
   void dial();
   void on_connected(caf::actor remote);
+  void connect_to(caf::actor remote);
   void on_disconnected(const std::string& why);
   void on_acked(uint64_t delivered);
   void beat();

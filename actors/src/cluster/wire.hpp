@@ -15,8 +15,9 @@
 // is repeated.
 //
 // Every type here is registered with the actor system (register_wire_types)
-// on both ends; all of them are plain values (no actor handles: a process's
-// node id changes when it restarts).
+// on both ends; all of them are plain values, but for the endpoint handle
+// in a hello (valid while that connection lives; never persisted: a
+// process's node id changes when it restarts).
 
 #include <cstdint>
 #include <string>
@@ -52,7 +53,7 @@ using wire_batch = std::vector<wire_envelope>;
 
 // -- data plane (link actor <-> endpoint) -------------------------------------------
 
-/// (link_hello, from, incarnation, session) -> (link_welcome, from, incarnation, delivered_seq)
+/// (link_hello, from, incarnation, session, endpoint) -> (link_welcome, from, incarnation, delivered_seq)
 using link_hello_atom = caf::atom_constant<caf::atom("l_hello")>;
 using link_welcome_atom = caf::atom_constant<caf::atom("l_welcome")>;
 /// (link_data, from, incarnation, wire_batch) -> (link_ack, from, incarnation, delivered_seq)
@@ -88,6 +89,8 @@ using peer_lost_atom = caf::atom_constant<caf::atom("p_lost")>;
 using peer_up_atom = caf::atom_constant<caf::atom("p_up")>;
 /// Agent -> link: (marker, epoch): every envelope before epoch is queued.
 using marker_atom = caf::atom_constant<caf::atom("p_marker")>;
+/// Endpoint -> the link to a member that does not dial: (peer_endpoint, its endpoint).
+using peer_endpoint_atom = caf::atom_constant<caf::atom("p_peerep")>;
 /// Link -> itself.
 using flush_atom = caf::atom_constant<caf::atom("p_flush")>;
 using dial_atom = caf::atom_constant<caf::atom("p_dial")>;
