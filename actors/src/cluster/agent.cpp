@@ -423,9 +423,10 @@ caf::behavior agent(agent_actor* self, agent_config conf) {
     [logic](round_done_atom, uint64_t epoch, bool ok, const std::string& text) {
       logic->on_round_done(epoch, ok, text);
     },
-    [logic](round_timeout_atom, uint64_t epoch) {
-      auto& conf = logic->conf();
-      (void) conf;
+    [self, logic](round_timeout_atom, uint64_t epoch) {
+      auto r = self->state.round;
+      if (!r || r->done || r->epoch != epoch)
+        return; // The timer of a round that is over: it must not abort a later one.
       logic->abort_round("not every member prepared cut " + std::to_string(epoch) + " within "
                          + std::to_string(logic->conf().spec->checkpoint_timeout.count())
                          + " ms");
