@@ -174,9 +174,11 @@ public:
     if (!st.agent || epoch <= st.cluster_epoch)
       return;
     st.cluster_epoch = epoch;
-    if (st.busy && current_)
-      end(current_, status(errc::aborted, "cut " + std::to_string(current_->ctx->epoch())
-                                            + " was superseded by cut " + std::to_string(epoch)));
+    if (st.busy && current_) {
+      auto running = current_; // end() resets current_: keep the round alive through it.
+      end(running, status(errc::aborted, "cut " + std::to_string(running->ctx->epoch())
+                                           + " was superseded by cut " + std::to_string(epoch)));
+    }
     auto agent = st.agent;
     auto self = self_;
     begin(
@@ -191,8 +193,10 @@ public:
 
   /// The cluster aborted `epoch`: drop its cut if it is still running.
   void abort_cluster(uint64_t epoch) {
-    if (self_->state.busy && current_ && current_->cluster && current_->ctx->epoch() <= epoch)
-      end(current_, status(errc::aborted, "the cluster aborted cut " + std::to_string(epoch)));
+    if (self_->state.busy && current_ && current_->cluster && current_->ctx->epoch() <= epoch) {
+      auto running = current_; // end() resets current_: keep the round alive through it.
+      end(running, status(errc::aborted, "the cluster aborted cut " + std::to_string(epoch)));
+    }
   }
 
   void tick() {

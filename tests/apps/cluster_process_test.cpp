@@ -116,11 +116,8 @@ TEST_CASE("cluster checkpoints of three member processes under load conserve mon
                                  << seconds_since(t0) << " s");
 }
 
-// The next two cases need a cluster rollback, which hangs at this commit:
-// every member's teardown waits forever in ~actor_system (see the report on
-// branch cluster-tests). Skipped by default; run them with --no-skip.
 TEST_CASE("a member SIGKILLed at a step of the two-phase commit: all or none, then it comes back"
-          * doctest::skip() * doctest::timeout(150)) {
+          * doctest::timeout(150)) {
   struct crash_step {
     const char* member;
     const char* step;
@@ -180,7 +177,7 @@ TEST_CASE("a member SIGKILLed at a step of the two-phase commit: all or none, th
 }
 
 TEST_CASE("a killed member restored from its store rolls the whole cluster back at max + 1"
-          * doctest::skip() * doctest::timeout(60)) {
+          * doctest::timeout(60)) {
   auto t0 = clock_type::now();
   scratch_dir dir;
   process_cluster c(dir.path, {});

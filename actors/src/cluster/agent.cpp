@@ -24,6 +24,8 @@ using round_timeout_atom = caf::atom_constant<caf::atom("g_rtimeo")>;
 using tick_atom = caf::atom_constant<caf::atom("g_tick")>;
 using release_tick_atom = caf::atom_constant<caf::atom("g_reltick")>;
 using ask_timeout_atom = caf::atom_constant<caf::atom("g_asktime")>;
+using prepare_again_atom = caf::atom_constant<caf::atom("g_prepagn")>;
+using hello_tick_atom = caf::atom_constant<caf::atom("g_hellot")>;
 
 struct hello_info {
   uint64_t incarnation = 0;
@@ -188,6 +190,24 @@ public:
     control_all(control_kind::prepare, r->epoch);
     self_->delayed_send(self_, conf_.spec->checkpoint_timeout, round_timeout_atom::value,
                         r->epoch);
+    self_->delayed_send(self_, resend_after(), prepare_again_atom::value, r->epoch);
+  }
+
+  std::chrono::milliseconds resend_after() const {
+    return std::max(std::chrono::milliseconds(50), conf_.spec->heartbeat * 2);
+  }
+
+  /// Control messages are not sequenced (a reconnect may lose one): ask
+  /// again whoever has not answered; a member answers a prepare of an epoch
+  /// it has finished from its record.
+  void prepare_again(uint64_t epoch) {
+    auto r = self_->state.round;
+    if (!r || r->done || r->epoch != epoch)
+      return;
+    for (auto& m : conf_.spec->members)
+      if (r->prepared.count(m.name) == 0)
+        control(m.name, control_kind::prepare, epoch);
+    self_->delayed_send(self_, resend_after(), prepare_again_atom::value, epoch);
   }
 
   void abort_round(const std::string& why) {
@@ -273,8 +293,12 @@ public:
     while (st.done.size() > 16)
       st.done.erase(st.done.begin());
     auto i = st.prepares.find(epoch);
-    if (i == st.prepares.end())
-      return; // Opened by a message or marker: the prepare is on its way.
+    if (i == st.prepares.end()) {
+      // Opened by a message or marker, and the prepare is late or was lost
+      // with a connection: answer the leader now (it ignores a stale answer).
+      answer(conf_.spec->members.front().name, epoch, ok, text);
+      return;
+    }
     auto leader = i->second;
     st.prepares.erase(st.prepares.begin(), std::next(i));
     answer(leader, epoch, ok, text);
@@ -398,6 +422,9 @@ caf::behavior agent(agent_actor* self, agent_config conf) {
   auto logic = std::make_shared<agent_logic>(self, std::move(conf));
   if (logic->conf().lead_rollback)
     self->send(self, release_tick_atom::value);
+  // Hellos again now and then: they carry the cluster head (a commit lost
+  // with a connection reaches the member this way) and the phase.
+  self->delayed_send(self, std::chrono::seconds(1), hello_tick_atom::value);
   if (logic->is_leader() && logic->conf().spec->checkpoint_every.count() > 0)
     self->delayed_send(self, logic->conf().spec->checkpoint_every, tick_atom::value);
   return {
@@ -430,6 +457,12 @@ caf::behavior agent(agent_actor* self, agent_config conf) {
       logic->abort_round("not every member prepared cut " + std::to_string(epoch) + " within "
                          + std::to_string(logic->conf().spec->checkpoint_timeout.count())
                          + " ms");
+    },
+    [logic](prepare_again_atom, uint64_t epoch) { logic->prepare_again(epoch); },
+    [self, logic](hello_tick_atom) {
+      self->delayed_send(self, std::chrono::seconds(1), hello_tick_atom::value);
+      for (auto& peer : self->state.up)
+        logic->hello(peer);
     },
     [self, logic](tick_atom) {
       self->delayed_send(self, logic->conf().spec->checkpoint_every, tick_atom::value);
