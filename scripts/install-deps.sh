@@ -11,6 +11,7 @@ packages=(
   libfmt-dev
   libssl-dev
   openssl
+  iproute2
   doctest-dev
   libcli11-dev
   libtomlplusplus-dev
