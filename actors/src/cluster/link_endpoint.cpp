@@ -22,6 +22,10 @@ struct inbound {
   /// `before` when a marker shows an epoch complete.
   std::map<uint64_t, std::unordered_map<uint32_t, uint64_t>> by_epoch;
   std::unordered_map<uint32_t, uint64_t> before;
+  /// Every message envelope taken, delivered or not (an unknown receiver,
+  /// a payload this binary cannot decode), per stamp epoch: the marker's
+  /// count is checked against these.
+  std::map<uint64_t, uint64_t> taken_by_epoch;
   uint64_t before_total = 0;
 };
 
@@ -60,11 +64,14 @@ void deliver(endpoint_actor* self, const endpoint_config& conf, const std::strin
     // we delivered before it is what was in flight or received before the
     // cut on this channel.
     for (auto i = in.by_epoch.begin(); i != in.by_epoch.end() && i->first < env.epoch;) {
-      for (auto& [receiver, n] : i->second) {
+      for (auto& [receiver, n] : i->second)
         in.before[receiver] += n;
-        in.before_total += n;
-      }
       i = in.by_epoch.erase(i);
+    }
+    for (auto i = in.taken_by_epoch.begin();
+         i != in.taken_by_epoch.end() && i->first < env.epoch;) {
+      in.before_total += i->second;
+      i = in.taken_by_epoch.erase(i);
     }
     auto rep = std::make_shared<remote_count_report>();
     rep->epoch = env.epoch;
@@ -80,6 +87,7 @@ void deliver(endpoint_actor* self, const endpoint_config& conf, const std::strin
       self->send(trace, remote_count_atom::value, remote_count_ptr{std::move(rep)});
     return;
   }
+  ++in.taken_by_epoch[env.epoch];
   auto receiver = find_receiver(self, core, env.receiver);
   if (!receiver) {
     core.count_undeliverable();
