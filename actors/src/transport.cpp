@@ -24,6 +24,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include "tls_error_queue.hpp"
+
 namespace amber {
 
 namespace {
@@ -262,6 +264,11 @@ status configure_transport(caf::actor_system_config& cfg, const transport_settin
     return status(errc::internal, "transport: CAF did not take the middleman's heartbeat "
                                   "options");
   if (ts.tls.enabled()) {
+    // Without the error-queue guard one failed TLS connection makes CAF close
+    // the process's other TLS connections (tls_error_queue.cpp): refuse.
+    if (auto problem = detail::tls_guard_problem())
+      return status(errc::internal, std::string("transport: TLS is unsafe with CAF 0.17 here: ")
+                                      + problem);
     // The OpenSSL module reads the config's fields; set() stores to them
     // through the "openssl" option group. Both, so that neither path is lost.
     cfg.set("openssl.certificate", ts.tls.cert_file);

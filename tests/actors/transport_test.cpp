@@ -14,6 +14,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -131,6 +132,37 @@ TEST_CASE("a plain client is refused by a TLS server, which keeps serving") {
   auto good = round_trip(srv, quick(p.settings("client")));
   REQUIRE_MESSAGE(good.ok(), good.error().to_string());
   CHECK(*good == 42);
+}
+
+TEST_CASE("a failed TLS connection leaves the server's other connections alone") {
+  // CAF 0.17.6's caf::openssl never empties OpenSSL's per-thread error queue:
+  // after one connection failed on the middleman's thread, the next read on
+  // another connection that just had no more data (SSL_ERROR_WANT_READ) was
+  // taken for an error and that healthy connection closed — a cluster over
+  // TLS lost every link on each `amber checkpoint` (see tls_error_queue.cpp).
+  auto& p = pki::get();
+  server srv(quick(p.settings("server")));
+  auto client = make_system(quick(p.settings("client")));
+  auto remote = connect_actor(*client->sys, "127.0.0.1", srv.port, true);
+  REQUIRE_MESSAGE(remote.ok(), remote.error().to_string());
+  CHECK(ask(*client->sys, *remote) == 42);
+  caf::scoped_actor self{*client->sys};
+  self->monitor(*remote);
+  auto guarded = detail::tls_guarded_calls();
+  // A plain client refused in its handshake, then a TLS client whose system
+  // goes away (CAF closes without close_notify: "unexpected eof").
+  CHECK(!round_trip(srv, quick()).ok());
+  auto gone = round_trip(srv, quick(p.settings("client")));
+  REQUIRE_MESSAGE(gone.ok(), gone.error().to_string());
+  for (int i = 0; i < 5; ++i) {
+    CHECK(ask(*client->sys, *remote) == 42);
+    std::this_thread::sleep_for(50ms);
+  }
+  bool down = false;
+  self->receive([&](caf::down_msg& dm) { down = dm.source == *remote; },
+                caf::after(300ms) >> [] {});
+  CHECK_FALSE(down);
+  CHECK(detail::tls_guarded_calls() > guarded); // CAF's calls reach the guard.
 }
 
 TEST_CASE("a client whose certificate another CA signed is refused") {

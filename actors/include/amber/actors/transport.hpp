@@ -85,4 +85,15 @@ result<caf::actor> connect_actor(caf::actor_system& sys, const std::string& host
                                  uint16_t port, bool tls,
                                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+namespace detail {
+
+/// How many SSL_read/SSL_write/SSL_connect/SSL_accept calls of this process
+/// went through amber's guard, which empties OpenSSL's per-thread error
+/// queue before each (CAF 0.17.6 leaves it full: one failed TLS connection
+/// then made the middleman close its other, healthy ones; see
+/// actors/src/tls_error_queue.cpp). For tests.
+uint64_t tls_guarded_calls();
+
+} // namespace detail
+
 } // namespace amber
