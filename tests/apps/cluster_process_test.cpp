@@ -10,6 +10,7 @@
 
 #include "support/cluster_harness.hpp"
 #include "support/tcp_proxy.hpp"
+#include "support/test_pki.hpp"
 
 using namespace amber;
 using namespace amber::cluster_harness;
@@ -253,4 +254,33 @@ TEST_CASE("links reset under load by a proxy lose and duplicate no deposit") {
   MESSAGE("proxy connections " << to_a.connections() + to_b.connections() << ", resets "
                                << to_a.resets() + to_b.resets() << ", checkpoints "
                                << ids.size() << "; " << seconds_since(t0) << " s");
+}
+
+TEST_CASE("three members over mutual TLS: checkpoints, a kill and a rollback, money conserved"
+          * doctest::timeout(90)) {
+  auto t0 = clock_type::now();
+  auto& certs = ::test::pki::get();
+  scratch_dir dir;
+  options o;
+  auto tls = certs.settings("server");
+  o.tls_ca = tls.ca_file;
+  o.tls_cert = tls.cert_file;
+  o.tls_key = tls.key_file;
+  process_cluster c(dir.path, o);
+  c.start_all();
+  auto before = c.wait_ready();
+  std::string last;
+  for (int i = 0; i < 10; ++i)
+    last = checkpoint_eventually(c, i % 2 == 0 ? "b" : "c");
+  c.kill("b");
+  CHECK(c.wait_exit("b") == 128 + SIGKILL);
+  c.start("b", /*restore=*/true);
+  c.wait_ready({}, max_incarnation(before) + 1);
+  auto next = checkpoint_eventually(c, "a");
+  std::this_thread::sleep_for(200ms);
+  auto bad = c.stop_all();
+  CHECK_MESSAGE(bad.empty(), bad);
+  check_money(c, "a", last);
+  check_money(c, "a", next);
+  MESSAGE("TLS cluster: " << seconds_since(t0) << " s");
 }

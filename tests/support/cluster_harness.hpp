@@ -76,6 +76,8 @@ struct options {
   std::string member_timeout = "1s";
   std::string checkpoint_timeout = "5s";
   std::string checkpoint_every; ///< Empty: checkpoints only on request.
+  /// Mutual TLS for links and control endpoints (all three or none).
+  std::string tls_ca, tls_cert, tls_key;
 };
 
 /// A member's part of the cluster money, summed over members.
@@ -133,6 +135,9 @@ public:
     text += "member_timeout = \"" + opts_.member_timeout + "\"\n";
     if (!opts_.checkpoint_every.empty())
       text += "checkpoint_every = \"" + opts_.checkpoint_every + "\"\n";
+    if (!opts_.tls_ca.empty())
+      text += "[cluster.tls]\nca = \"" + opts_.tls_ca + "\"\ncert = \"" + opts_.tls_cert
+              + "\"\nkey = \"" + opts_.tls_key + "\"\n";
     for (auto& name : opts_.members) {
       auto& m = at(name);
       auto i = address.find(name);
@@ -282,8 +287,12 @@ public:
   /// `amber checkpoint --control` of member `name`.
   checkpoint_outcome checkpoint(const std::string& name, const std::string& timeout = "15s") {
     auto t0 = std::chrono::steady_clock::now();
-    auto r = apps_test::run_amber(
-      {"checkpoint", "--control", control(name), "--timeout", timeout, "--json"}, 60s);
+    std::vector<std::string> args{"checkpoint", "--control", control(name), "--timeout", timeout,
+                                  "--json"};
+    if (!opts_.tls_ca.empty())
+      args.insert(args.end(), {"--tls-ca", opts_.tls_ca, "--tls-cert", opts_.tls_cert,
+                               "--tls-key", opts_.tls_key});
+    auto r = apps_test::run_amber(args, 60s);
     checkpoint_outcome out;
     out.took = std::chrono::steady_clock::now() - t0;
     out.code = r.code;

@@ -383,6 +383,13 @@ public:
   void release_tick() {
     if (!conf_.lead_rollback)
       return;
+    // A member still at an older incarnation missed the order: say it again.
+    for (auto& m : conf_.spec->members) {
+      auto h = self_->state.hellos.find(m.name);
+      if (m.name != conf_.self && h != self_->state.hellos.end()
+          && h->second.incarnation < conf_.incarnation && !conf_.rollback_manifest.empty())
+        control(m.name, control_kind::rollback, conf_.incarnation, {}, conf_.rollback_manifest);
+    }
     if (conf_.held && all_at("held")) {
       control_all(control_kind::release, 0);
     } else if (!conf_.held && all_at("running")) {

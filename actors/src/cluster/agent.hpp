@@ -56,6 +56,10 @@ struct agent_config {
   uint64_t incarnation = 0;
   bool held = false;           ///< Restored, waiting for release.
   bool lead_rollback = false;  ///< Release everybody once all are held at `incarnation`.
+  /// The cluster manifest this member rolled back to, when it leads the
+  /// rollback: sent again to a member still at an older incarnation (the
+  /// first order may have died with the connection this member tore down).
+  std::string rollback_manifest;
   bool start_rollback = false; ///< Restarted: roll the cluster back once all are linked.
   /// Called on the agent's thread; must not block (the supervisor queues it).
   std::function<void(rollback_order)> on_rollback;

@@ -112,7 +112,8 @@ struct cluster_member::impl {
 
   /// Wires a node (components held or not yet installed) into the cluster.
   result<std::unique_ptr<member_runtime>> build(std::unique_ptr<node> n, bool held,
-                                                bool lead_rollback, bool start_rollback) {
+                                                bool lead_rollback, bool start_rollback,
+                                                std::string rollback_manifest = {}) {
     auto out = std::make_unique<member_runtime>();
     auto& sys = n->system();
     checkpoint_options copts;
@@ -129,6 +130,7 @@ struct cluster_member::impl {
     ac.held = held;
     ac.lead_rollback = lead_rollback;
     ac.start_rollback = start_rollback;
+    ac.rollback_manifest = std::move(rollback_manifest);
     ac.on_rollback = [this](rollback_order o) {
       std::lock_guard<std::mutex> guard(mutex);
       orders.push_back(std::move(o));
@@ -228,7 +230,7 @@ struct cluster_member::impl {
     if (!n)
       return n.error().with_context("member '" + self + "' restoring its part of cluster '"
                                     + spec.name + "'");
-    return build(std::move(*n), /*held=*/true, lead, start);
+    return build(std::move(*n), /*held=*/true, lead, start, lead ? manifest_bytes : std::string());
   }
 
   void teardown() {
