@@ -38,6 +38,10 @@ result<capture_result> build_trace(caf::actor_system& sys,
                        return a->receiver < b->receiver;
                      if (a->st.sender != b->st.sender)
                        return a->st.sender < b->st.sender;
+                     // From another member: one sender id for many channels,
+                     // whose numbers do not compare; arrival order is link order.
+                     if (a->st.sender >= node_core::remote_sender_base)
+                       return false;
                      if (a->st.seq == 0 || b->st.seq == 0)
                        return a->st.seq == 0 && b->st.seq != 0;
                      return static_cast<int32_t>(a->st.seq - b->st.seq) < 0;

@@ -284,3 +284,42 @@ TEST_CASE("three members over mutual TLS: checkpoints, a kill and a rollback, mo
   check_money(c, "a", next);
   MESSAGE("TLS cluster: " << seconds_since(t0) << " s");
 }
+
+TEST_CASE("a rollback to an older cluster snapshot becomes the head, so a later crash keeps it"
+          * doctest::timeout(90)) {
+  scratch_dir dir;
+  process_cluster c(dir.path, {});
+  c.start_all();
+  auto before = c.wait_ready();
+  auto oldest = checkpoint_eventually(c, "a");
+  std::string newest;
+  for (int i = 0; i < 3; ++i)
+    newest = checkpoint_eventually(c, "b");
+  auto r = c.rollback("c", oldest);
+  REQUIRE_MESSAGE(r.code == 0, r.err << r.out);
+  auto incs = c.wait_ready({}, max_incarnation(before) + 1);
+  // Every store's head: a new cluster snapshot at the new incarnation whose
+  // parent is the one rolled back to, naming the same member snapshots.
+  std::this_thread::sleep_for(1500ms); // Hellos carry the head to every member.
+  auto head = c.head("a");
+  for (auto& n : c.opts().members)
+    CHECK_MESSAGE(c.head(n) == head, "member " << n);
+  auto m = c.money_in("a", head);
+  auto was = c.money_in("a", oldest);
+  CHECK(m.meta.incarnation == max_incarnation(incs));
+  REQUIRE(m.meta.parents.size() == 1);
+  CHECK(m.meta.parents[0].to_hex() == oldest);
+  CHECK(m.meta.members == was.meta.members);
+  // A member that dies now comes back to it, not to the newer one.
+  c.kill("b");
+  CHECK(c.wait_exit("b") == 128 + SIGKILL);
+  c.start("b", /*restore=*/true);
+  c.wait_ready({}, max_incarnation(incs) + 1);
+  auto next = checkpoint_eventually(c, "a");
+  auto after = c.money_in("a", next);
+  REQUIRE(after.meta.parents.size() == 1);
+  CHECK(after.meta.parents[0].to_hex() == head);
+  auto bad = c.stop_all();
+  CHECK_MESSAGE(bad.empty(), bad);
+  check_money(c, "a", next);
+}

@@ -124,9 +124,15 @@ public:
       control(m.name, kind, epoch, text, blob);
   }
 
+  /// "running", or "held:<id>" naming the cluster snapshot this member was
+  /// restored from: a rollback leader releases only members held at its
+  /// own target (two rollbacks at once must not release a mixed cluster).
+  std::string phase() const {
+    return conf_.held ? "held:" + conf_.restored_from : std::string("running");
+  }
+
   void hello(const std::string& to) {
-    control(to, control_kind::hello, 0, conf_.held ? "held" : "running",
-            head_bytes(*conf_.db, conf_.spec->name));
+    control(to, control_kind::hello, 0, phase(), head_bytes(*conf_.db, conf_.spec->name));
   }
 
   bool all_up() const {
@@ -233,7 +239,10 @@ public:
       abort_round("member '" + from + "' answered with a bad snapshot id");
       return;
     }
-    r->prepared[from] = {*id, std::strtoull(inc_text.c_str(), nullptr, 10)};
+    auto member_inc = std::strtoull(inc_text.c_str(), nullptr, 10);
+    if (member_inc != conf_.incarnation)
+      return; // A snapshot of another incarnation: not part of this cut.
+    r->prepared[from] = {*id, member_inc};
     if (r->prepared.size() < conf_.spec->members.size())
       return;
     commit_round(*r);
@@ -362,6 +371,23 @@ public:
     for (auto& mem : m->members)
       inc = std::max(inc, mem.incarnation);
     ++inc;
+    if (target) {
+      // Back to an older snapshot: it becomes the head, as a new cluster
+      // snapshot at the new incarnation naming the same member snapshots
+      // (its parent: the target). Heads only move forward, so without it a
+      // member restarting later would roll the cluster forward again.
+      auto again = *m;
+      again.incarnation = inc;
+      again.epoch = 0;
+      again.parents = {*target};
+      again.created_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      chosen = encode_cluster_manifest(again);
+      auto adopted = adopt_cluster_manifest(*conf_.db, chosen);
+      if (!adopted)
+        return adopted.error().with_context("rolling cluster '" + conf_.spec->name + "' back");
+    }
     st.rollback_started = true;
     for (auto& mem : conf_.spec->members)
       if (mem.name != conf_.self)
@@ -390,7 +416,7 @@ public:
           && h->second.incarnation < conf_.incarnation && !conf_.rollback_manifest.empty())
         control(m.name, control_kind::rollback, conf_.incarnation, {}, conf_.rollback_manifest);
     }
-    if (conf_.held && all_at("held")) {
+    if (conf_.held && all_at(phase())) {
       control_all(control_kind::release, 0);
     } else if (!conf_.held && all_at("running")) {
       return; // Everybody runs: the rollback is complete.
@@ -399,7 +425,8 @@ public:
       for (auto& m : conf_.spec->members) {
         auto h = self_->state.hellos.find(m.name);
         if (m.name != conf_.self && h != self_->state.hellos.end()
-            && h->second.incarnation == conf_.incarnation && h->second.phase == "held")
+            && h->second.incarnation == conf_.incarnation
+            && h->second.phase == "held:" + conf_.restored_from)
           control(m.name, control_kind::release, 0);
       }
     }
@@ -551,11 +578,14 @@ caf::behavior agent(agent_actor* self, agent_config conf) {
           logic->on_prepare(from, inc, epoch);
           break;
         case control_kind::prepared:
-          logic->on_prepared(from, epoch, text, blob);
+          // Epochs restart with each incarnation: an answer from another
+          // incarnation (late, over an old connection) is not about this round.
+          if (inc == logic->conf().incarnation)
+            logic->on_prepared(from, epoch, text, blob);
           break;
         case control_kind::declined: {
           auto r = st.round;
-          if (r && !r->done && r->epoch == epoch)
+          if (r && !r->done && r->epoch == epoch && inc == logic->conf().incarnation)
             logic->abort_round(text);
           break;
         }
@@ -563,7 +593,8 @@ caf::behavior agent(agent_actor* self, agent_config conf) {
           logic->adopt(blob);
           break;
         case control_kind::abort:
-          self->send(logic->conf().coordinator, cluster_abort_atom::value, epoch);
+          if (inc == logic->conf().incarnation)
+            self->send(logic->conf().coordinator, cluster_abort_atom::value, epoch);
           break;
         case control_kind::rollback:
           (void) inc;

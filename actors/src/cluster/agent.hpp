@@ -60,6 +60,8 @@ struct agent_config {
   /// rollback: sent again to a member still at an older incarnation (the
   /// first order may have died with the connection this member tore down).
   std::string rollback_manifest;
+  /// Held: the id (hex) of the cluster snapshot this member was restored from.
+  std::string restored_from;
   bool start_rollback = false; ///< Restarted: roll the cluster back once all are linked.
   /// Called on the agent's thread; must not block (the supervisor queues it).
   std::function<void(rollback_order)> on_rollback;

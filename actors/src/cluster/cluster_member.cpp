@@ -18,6 +18,7 @@
 #include "amber/checkpoint/cluster_manifest.hpp"
 #include "amber/runtime/atoms.hpp"
 #include "amber/runtime/error.hpp"
+#include "amber/storage/digest.hpp"
 #include "agent.hpp"
 #include "link_endpoint.hpp"
 #include "outbound_link.hpp"
@@ -113,9 +114,16 @@ struct cluster_member::impl {
   /// Wires a node (components held or not yet installed) into the cluster.
   result<std::unique_ptr<member_runtime>> build(std::unique_ptr<node> n, bool held,
                                                 bool lead_rollback, bool start_rollback,
-                                                std::string rollback_manifest = {}) {
+                                                std::string rollback_manifest = {},
+                                                std::string restored_from = {}) {
     auto out = std::make_unique<member_runtime>();
     auto& sys = n->system();
+    {
+      // Before the agent exists: it may report ready at once.
+      std::lock_guard<std::mutex> guard(mutex);
+      incarnation = n->incarnation();
+      is_ready = false;
+    }
     checkpoint_options copts;
     copts.timeout = spec.checkpoint_timeout;
     copts.checkpoint_on_stop = false;
@@ -131,6 +139,7 @@ struct cluster_member::impl {
     ac.lead_rollback = lead_rollback;
     ac.start_rollback = start_rollback;
     ac.rollback_manifest = std::move(rollback_manifest);
+    ac.restored_from = std::move(restored_from);
     ac.on_rollback = [this](rollback_order o) {
       std::lock_guard<std::mutex> guard(mutex);
       orders.push_back(std::move(o));
@@ -198,11 +207,6 @@ struct cluster_member::impl {
     if (opts.on_node)
       opts.on_node(*n);
     out->n = std::move(n);
-    {
-      std::lock_guard<std::mutex> guard(mutex);
-      incarnation = out->n->incarnation();
-      is_ready = false;
-    }
     return out;
   }
 
@@ -230,7 +234,8 @@ struct cluster_member::impl {
     if (!n)
       return n.error().with_context("member '" + self + "' restoring its part of cluster '"
                                     + spec.name + "'");
-    return build(std::move(*n), /*held=*/true, lead, start, lead ? manifest_bytes : std::string());
+    return build(std::move(*n), /*held=*/true, lead, start, lead ? manifest_bytes : std::string(),
+                 sha256(manifest_bytes).to_hex());
   }
 
   void teardown() {
@@ -249,8 +254,13 @@ struct cluster_member::impl {
         cv.wait(guard, [this] { return stopping || !orders.empty(); });
         if (stopping)
           return;
-        o = std::move(orders.front());
-        orders.clear(); // The latest order wins; older ones are moot.
+        // The order with the highest incarnation wins; older ones are moot.
+        auto best = std::max_element(orders.begin(), orders.end(),
+                                     [](const rollback_order& a, const rollback_order& b) {
+                                       return a.incarnation < b.incarnation;
+                                     });
+        o = std::move(*best);
+        orders.clear();
       }
       if (o.incarnation <= incarnation)
         continue;
@@ -265,9 +275,12 @@ struct cluster_member::impl {
       (void) adopt_cluster_manifest(*db, o.manifest);
       auto next = restore_part(o.manifest, o.incarnation, o.lead, false);
       if (!next) {
-        fprintf(stderr, "amber: member '%s' could not roll back: %s\n", self.c_str(),
+        // Without a node this member can neither run nor answer: the others
+        // would wait for it for ever. Exit; restart it with `amber restore`.
+        fprintf(stderr, "amber: member '%s' could not roll back, exiting: %s\n", self.c_str(),
                 next.error().to_string().c_str());
-        continue;
+        std::fflush(stderr);
+        std::_Exit(1);
       }
       rt = std::move(*next);
     }
@@ -321,6 +334,9 @@ cluster_member::start(const cluster_spec& spec, const std::string& member,
   } else {
     node_options no;
     no.name = member;
+    // Incarnation 0 is reserved for a member back from its store that has
+    // not rolled back yet: every running member fences it off.
+    no.incarnation = 1;
     no.config = p->opts.config;
     no.worker_threads = p->opts.worker_threads;
     no.configure = p->configure_fn();

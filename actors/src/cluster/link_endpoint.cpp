@@ -132,6 +132,9 @@ caf::behavior endpoint(endpoint_actor* self, endpoint_config conf) {
       if (auto l = self->state.links.find(from); l != self->state.links.end() && peer_endpoint)
         self->send(l->second, peer_endpoint_atom::value, std::move(peer_endpoint));
       auto& in = self->state.peers[from];
+      if (inc < in.incarnation) // Late, from before that member rolled back.
+        return caf::make_message(link_welcome_atom::value, conf.self, conf.incarnation,
+                                 uint64_t{0});
       if (inc != in.incarnation || session != in.session) {
         // A new incarnation of that member, or a new link (our first word
         // with it, or it restarted): numbering starts over.

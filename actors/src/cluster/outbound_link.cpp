@@ -185,7 +185,22 @@ void outbound_link::beat() {
   if (!remote_)
     return;
   if (clock_type::now() - last_heard_ > conf_.member_timeout) {
-    on_disconnected("no answer for " + std::to_string(conf_.member_timeout.count()) + " ms");
+    if (conf_.dialer) {
+      on_disconnected("no answer for " + std::to_string(conf_.member_timeout.count()) + " ms");
+      return;
+    }
+    // The side that does not dial cannot make a new connection: report the
+    // peer lost, keep its endpoint (until CAF says the connection is gone)
+    // and introduce ourselves again on every beat until it welcomes us.
+    ready_ = false;
+    batch_.clear();
+    if (!lost_reported_) {
+      lost_reported_ = true;
+      send(conf_.agent, peer_lost_atom::value, conf_.peer,
+           "no answer for " + std::to_string(conf_.member_timeout.count()) + " ms");
+    }
+    send(remote_, link_hello_atom::value, conf_.self, conf_.incarnation, session_,
+         conf_.endpoint);
     return;
   }
   send(remote_, link_ping_atom::value, conf_.self, conf_.incarnation);
