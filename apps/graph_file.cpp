@@ -9,6 +9,8 @@
 #include <fmt/core.h>
 #include <toml++/toml.h>
 
+#include "toml_checks.hpp"
+
 #include "amber/storage/hex.hpp"
 
 namespace amber::cli {
@@ -106,20 +108,6 @@ result<std::string> expand_template(std::string_view text, int64_t i, bool has_i
 
 namespace {
 
-const char* type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    default: return "nothing";
-  }
-}
 
 bool valid_node_name(std::string_view name) {
   if (name.empty())
@@ -148,11 +136,11 @@ public:
     graph_file out;
     out.path = path_;
     out.node_name = std::filesystem::path(path_).stem().string();
-    AMBER_RETURN_IF_ERROR(check_keys(root, "", {"format", "node", "graph"}));
+    AMBER_RETURN_IF_ERROR(checks_.check_keys(root, "", {"format", "node", "graph"}));
     if (auto* f = root.get("format")) {
       auto v = f->as_integer();
       if (!v || v->get() != 1)
-        return at(f->source(), "format", "must be 1 (the only graph file format there is)");
+        return checks_.at(f->source(), "format", "must be 1 (the only graph file format there is)");
     }
     if (auto* n = root.get("node"))
       AMBER_RETURN_IF_ERROR(load_node(*n, &out));
@@ -166,16 +154,16 @@ public:
       AMBER_RETURN_IF_ERROR(load_graph(*t, "graph", &out));
     } else if (auto* a = graphs->as_array()) {
       if (a->empty())
-        return at(graphs->source(), "graph", "is empty: define at least one [[graph]]");
+        return checks_.at(graphs->source(), "graph", "is empty: define at least one [[graph]]");
       for (size_t i = 0; i < a->size(); ++i) {
         auto key = fmt::format("graph[{}]", i);
         auto* t = (*a)[i].as_table();
         if (!t)
-          return at((*a)[i].source(), key, std::string("must be a table, not ") + type_name((*a)[i]));
+          return checks_.at((*a)[i].source(), key, std::string("must be a table, not ") + toml_checks::type_name((*a)[i]));
         AMBER_RETURN_IF_ERROR(load_graph(*t, key, &out));
       }
     } else {
-      return at(graphs->source(), "graph", std::string("must be [[graph]] tables, not ") + type_name(*graphs));
+      return checks_.at(graphs->source(), "graph", std::string("must be [[graph]] tables, not ") + toml_checks::type_name(*graphs));
     }
     AMBER_RETURN_IF_ERROR(check_wires(out));
     return out;
@@ -187,30 +175,6 @@ private:
     std::string key;
   };
 
-  status at(const toml::source_region& where, const std::string& key, const std::string& what) const {
-    return status::invalid_argument(fmt::format("{}:{}:{}: {}: {}", path_, where.begin.line,
-                                                where.begin.column, key, what));
-  }
-
-  static std::string join(const std::string& prefix, std::string_view key) {
-    return prefix.empty() ? std::string(key) : prefix + "." + std::string(key);
-  }
-
-  status check_keys(const toml::table& t, const std::string& where,
-                    std::initializer_list<const char*> allowed) const {
-    for (auto&& [k, v] : t) {
-      bool ok = false;
-      for (auto* a : allowed)
-        ok = ok || k.str() == a;
-      if (ok)
-        continue;
-      std::string list;
-      for (auto* a : allowed)
-        list += (list.empty() ? "" : ", ") + std::string(a);
-      return at(k.source(), join(where, k.str()), "unknown key (expected one of: " + list + ")");
-    }
-    return status::ok();
-  }
 
   // A string value: absent -> nullopt; not a string -> error.
   result<std::optional<std::string>> get_string(const toml::table& t, const char* key,
@@ -219,12 +183,12 @@ private:
     auto* n = t.get(key);
     if (!n) {
       if (required)
-        return at(table_at, where, std::string("missing key '") + key + "'");
+        return checks_.at(table_at, where, std::string("missing key '") + key + "'");
       return std::optional<std::string>{};
     }
     auto* s = n->as_string();
     if (!s)
-      return at(n->source(), join(where, key), std::string("must be a string, not ") + type_name(*n));
+      return checks_.at(n->source(), toml_checks::join(where, key), std::string("must be a string, not ") + toml_checks::type_name(*n));
     return std::optional<std::string>{s->get()};
   }
 
@@ -235,9 +199,9 @@ private:
       return std::optional<int64_t>{};
     auto* v = n->as_integer();
     if (!v)
-      return at(n->source(), join(where, key), std::string("must be an integer, not ") + type_name(*n));
+      return checks_.at(n->source(), toml_checks::join(where, key), std::string("must be an integer, not ") + toml_checks::type_name(*n));
     if (v->get() < min || v->get() > max)
-      return at(n->source(), join(where, key),
+      return checks_.at(n->source(), toml_checks::join(where, key),
                 fmt::format("{} is out of range ({} to {})", v->get(), min, max));
     return std::optional<int64_t>{v->get()};
   }
@@ -245,18 +209,18 @@ private:
   status load_node(const toml::node& n, graph_file* out) {
     auto* t = n.as_table();
     if (!t)
-      return at(n.source(), "node", std::string("must be a table, not ") + type_name(n));
-    AMBER_RETURN_IF_ERROR(check_keys(*t, "node", {"name", "threads", "config"}));
+      return checks_.at(n.source(), "node", std::string("must be a table, not ") + toml_checks::type_name(n));
+    AMBER_RETURN_IF_ERROR(checks_.check_keys(*t, "node", {"name", "threads", "config"}));
     auto name = get_string(*t, "name", "node", false, n.source());
     if (!name)
       return name.error();
     if (*name) {
       if (!valid_node_name(**name))
-        return at(t->get("name")->source(), "node.name",
+        return checks_.at(t->get("name")->source(), "node.name",
                   "'" + **name + "' is not a valid node name (letters, digits, '-', '_', '.')");
       out->node_name = **name;
     } else if (!valid_node_name(out->node_name)) {
-      return at(n.source(), "node", "missing key 'name' (the file name '" + out->node_name
+      return checks_.at(n.source(), "node", "missing key 'name' (the file name '" + out->node_name
                                       + "' is not a valid node name)");
     }
     auto threads = get_int(*t, "threads", "node", 0, 1024);
@@ -266,8 +230,8 @@ private:
     if (auto* c = t->get("config")) {
       auto* ct = c->as_table();
       if (!ct)
-        return at(c->source(), "node.config", std::string("must be a table, not ") + type_name(*c));
-      AMBER_RETURN_IF_ERROR(check_keys(*ct, "node.config",
+        return checks_.at(c->source(), "node.config", std::string("must be a table, not ") + toml_checks::type_name(*c));
+      AMBER_RETURN_IF_ERROR(checks_.check_keys(*ct, "node.config",
                                        {"peer_id", "cycle_op_budget", "max_pending_async",
                                         "max_outbound_queue", "bus_capacity"}));
       auto peer = get_string(*ct, "peer_id", "node.config", false, c->source());
@@ -276,7 +240,7 @@ private:
       if (*peer) {
         auto bytes = from_hex(**peer);
         if (!bytes)
-          return at(ct->get("peer_id")->source(), "node.config.peer_id",
+          return checks_.at(ct->get("peer_id")->source(), "node.config.peer_id",
                     "must be an even number of hex digits");
         out->config.peer_id = *bytes;
       }
@@ -308,8 +272,8 @@ private:
       return static_cast<const toml::array*>(nullptr);
     auto* a = n->as_array();
     if (!a || !a->is_array_of_tables())
-      return at(n->source(), join(where, key),
-                std::string("must be [[") + join("graph", key) + "]] tables, not " + type_name(*n));
+      return checks_.at(n->source(), toml_checks::join(where, key),
+                std::string("must be [[") + toml_checks::join("graph", key) + "]] tables, not " + toml_checks::type_name(*n));
     return a;
   }
 
@@ -325,21 +289,21 @@ private:
                 bool has_index, std::string* out) const {
     auto r = expand_template(text, i, has_index);
     if (!r)
-      return at(n.source(), key, r.error().message());
+      return checks_.at(n.source(), key, r.error().message());
     *out = std::move(*r);
     return status::ok();
   }
 
   status load_graph(const toml::table& t, const std::string& where, graph_file* out) {
-    AMBER_RETURN_IF_ERROR(check_keys(t, where, {"name", "component", "wire"}));
+    AMBER_RETURN_IF_ERROR(checks_.check_keys(t, where, {"name", "component", "wire"}));
     auto name = get_string(t, "name", where, true, t.source());
     if (!name)
       return name.error();
     if ((*name)->empty())
-      return at(t.get("name")->source(), where + ".name", "must not be empty");
+      return checks_.at(t.get("name")->source(), where + ".name", "must not be empty");
     for (auto& g : out->graphs)
       if (g.name == **name)
-        return at(t.get("name")->source(), where + ".name",
+        return checks_.at(t.get("name")->source(), where + ".name",
                   "graph '" + **name + "' is defined twice");
     graph_def g;
     g.name = **name;
@@ -364,7 +328,7 @@ private:
   }
 
   status load_component(const toml::table& t, const std::string& where, graph_def* g) {
-    AMBER_RETURN_IF_ERROR(check_keys(t, where, {"name", "type", "count", "params"}));
+    AMBER_RETURN_IF_ERROR(checks_.check_keys(t, where, {"name", "type", "count", "params"}));
     auto name = get_string(t, "name", where, true, t.source());
     if (!name)
       return name.error();
@@ -375,7 +339,7 @@ private:
       std::string list;
       for (auto& k : known_)
         list += (list.empty() ? "" : ", ") + k;
-      return at(t.get("type")->source(), where + ".type",
+      return checks_.at(t.get("type")->source(), where + ".type",
                 "unknown component type '" + **type + "' (known types: " + list + ")");
     }
     bool has_index = false;
@@ -383,23 +347,23 @@ private:
     if (!count)
       return count.error();
     if ((components_ += *count) > max_total)
-      return at(t.source(), where,
+      return checks_.at(t.source(), where,
                 fmt::format("the file expands to more than {} components", max_total));
     const toml::table* params = nullptr;
     if (auto* p = t.get("params")) {
       params = p->as_table();
       if (!params)
-        return at(p->source(), where + ".params", std::string("must be a table, not ") + type_name(*p));
+        return checks_.at(p->source(), where + ".params", std::string("must be a table, not ") + toml_checks::type_name(*p));
       for (auto&& [k, v] : *params)
         if (!v.is_string() && !v.is_integer() && !v.is_floating_point() && !v.is_boolean())
-          return at(k.source(), where + ".params." + std::string(k.str()),
-                    std::string("must be a string, integer, float or boolean, not ") + type_name(v));
+          return checks_.at(k.source(), where + ".params." + std::string(k.str()),
+                    std::string("must be a string, integer, float or boolean, not ") + toml_checks::type_name(v));
     }
     for (int64_t i = 0; i < *count; ++i) {
       instance_def inst;
       AMBER_RETURN_IF_ERROR(expand(*t.get("name"), where + ".name", **name, i, has_index, &inst.name));
       if (inst.name.empty())
-        return at(t.get("name")->source(), where + ".name", "must not be empty");
+        return checks_.at(t.get("name")->source(), where + ".name", "must not be empty");
       inst.type_name = **type;
       if (params) {
         for (auto&& [k, v] : *params) {
@@ -418,7 +382,7 @@ private:
       }
       auto [it, fresh] = names_.emplace(inst.name, origin{t.source(), where});
       if (!fresh)
-        return at(t.get("name")->source(), where + ".name",
+        return checks_.at(t.get("name")->source(), where + ".name",
                   fmt::format("component name '{}' is taken (by {}, line {})", inst.name,
                               it->second.key, it->second.where.begin.line));
       g->instances.push_back(std::move(inst));
@@ -427,7 +391,7 @@ private:
   }
 
   status load_wire(const toml::table& t, const std::string& where, graph_def* g) {
-    AMBER_RETURN_IF_ERROR(check_keys(t, where, {"from", "port", "to", "count"}));
+    AMBER_RETURN_IF_ERROR(checks_.check_keys(t, where, {"from", "port", "to", "count"}));
     std::optional<std::string> fields[3];
     const char* keys[3] = {"from", "port", "to"};
     for (int k = 0; k < 3; ++k) {
@@ -441,7 +405,7 @@ private:
     if (!count)
       return count.error();
     if ((wires_ += *count) > max_total)
-      return at(t.source(), where, fmt::format("the file expands to more than {} wires", max_total));
+      return checks_.at(t.source(), where, fmt::format("the file expands to more than {} wires", max_total));
     for (int64_t i = 0; i < *count; ++i) {
       edge_def e;
       std::string* outs[3] = {&e.from, &e.port, &e.to};
@@ -449,7 +413,7 @@ private:
         AMBER_RETURN_IF_ERROR(expand(*t.get(keys[k]), where + "." + keys[k], *fields[k], i,
                                      has_index, outs[k]));
       if (e.port.empty())
-        return at(t.get("port")->source(), where + ".port", "must not be empty");
+        return checks_.at(t.get("port")->source(), where + ".port", "must not be empty");
       g->edges.push_back(std::move(e));
       wire_origins_.push_back(
         {t.get("from")->source(), t.get("to")->source(), where, has_index ? i : -1});
@@ -476,11 +440,11 @@ private:
             std::string list;
             for (auto& m : *remote_)
               list += (list.empty() ? "" : ", ") + m;
-            return at(o.to_at, o.key + ".to",
+            return checks_.at(o.to_at, o.key + ".to",
                       "'" + end + "'" + index + " names no other member of the cluster (others: "
                         + (list.empty() ? "none" : list) + ") or no component");
           }
-          return at(side == 0 ? o.from_at : o.to_at, o.key + (side == 0 ? ".from" : ".to"),
+          return checks_.at(side == 0 ? o.from_at : o.to_at, o.key + (side == 0 ? ".from" : ".to"),
                     "'" + end + "'" + index + " names no component of this file");
         }
       }
@@ -496,6 +460,7 @@ private:
   };
 
   std::string path_;
+  toml_checks checks_{path_};
   const std::set<std::string>& known_;
   const std::set<std::string>* remote_; ///< Other members of the cluster, or null.
   int64_t components_ = 0; ///< Expanded so far, against max_total.
@@ -525,31 +490,10 @@ result<graph_file> parse_graph_file(std::string_view text, const std::string& pa
 result<graph_file> load_graph_file(const std::string& path,
                                    const std::set<std::string>& known_types,
                                    const std::set<std::string>* remote_members) {
-  std::error_code ec;
-  auto st = std::filesystem::status(path, ec);
-  if (!std::filesystem::exists(st))
-    return status::not_found("no graph file at " + path);
-  if (std::filesystem::is_directory(st))
-    return status::invalid_argument(path + " is a directory, not a graph file");
-  // Not a FIFO (a read would block for ever) nor a device such as /dev/zero
-  // (it would never end), and bounded before a byte is read.
-  if (!std::filesystem::is_regular_file(st))
-    return status::invalid_argument(path + " is not a regular file");
-  auto size = std::filesystem::file_size(path, ec);
-  if (ec)
-    return status::io_error("cannot read " + path + ": " + ec.message());
-  if (size > max_graph_file_bytes)
-    return status::invalid_argument(path + " has " + std::to_string(size)
-                                    + " bytes; a graph file may have at most "
-                                    + std::to_string(max_graph_file_bytes));
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return status::io_error("cannot read " + path);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  if (in.bad())
-    return status::io_error("cannot read " + path);
-  return parse_graph_file(buf.str(), path, known_types, remote_members);
+  auto text = read_bounded_file(path, max_graph_file_bytes, "graph file");
+  if (!text)
+    return text.error();
+  return parse_graph_file(*text, path, known_types, remote_members);
 }
 
 } // namespace amber::cli

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "json_fields.hpp"
+
 #include "amber/checkpoint/manifest.hpp"
 
 namespace amber {
@@ -48,59 +50,7 @@ std::string encode_cluster_manifest(const cluster_manifest& m) {
 
 namespace {
 
-// Reads fields, keeping the first problem (like the node manifest's reader).
-class reader {
-public:
-  const json* find(const json& obj, const char* key, bool (json::*is_type)() const noexcept,
-                   const std::string& where) {
-    if (!st_.is_ok())
-      return nullptr;
-    auto i = obj.find(key);
-    if (i == obj.end() || !((*i).*is_type)()) {
-      st_ = status::corruption("cluster manifest field '" + where + key
-                               + (i == obj.end() ? "' is missing" : "' has the wrong type"));
-      return nullptr;
-    }
-    return &*i;
-  }
-  std::string str(const json& obj, const char* key, const std::string& where) {
-    auto v = find(obj, key, &json::is_string, where);
-    return v ? v->get<std::string>() : std::string();
-  }
-  uint64_t u64(const json& obj, const char* key, const std::string& where) {
-    auto v = find(obj, key, &json::is_number_unsigned, where);
-    return v ? v->get<uint64_t>() : 0;
-  }
-  int64_t i64(const json& obj, const char* key, const std::string& where) {
-    auto v = find(obj, key, &json::is_number_integer, where);
-    if (!v)
-      return 0;
-    if (v->is_number_unsigned() && v->get<uint64_t>() > uint64_t{INT64_MAX}) {
-      fail(status::corruption("cluster manifest field '" + where + key + "' is out of range"));
-      return 0;
-    }
-    return v->get<int64_t>();
-  }
-  digest hex_digest(const json& obj, const char* key, const std::string& where) {
-    auto text = str(obj, key, where);
-    if (!st_.is_ok())
-      return {};
-    auto d = digest::from_hex(text);
-    if (!d) {
-      fail(status::corruption("cluster manifest field '" + where + key + "' is not a digest"));
-      return {};
-    }
-    return *d;
-  }
-  void fail(status st) {
-    if (st_.is_ok())
-      st_ = std::move(st);
-  }
-  const status& state() const { return st_; }
-
-private:
-  status st_;
-};
+using reader = detail::json_fields;
 
 bool valid_name(std::string_view name) {
   return !name.empty() && name.size() <= 255 && name.find('/') == std::string_view::npos;
@@ -128,7 +78,7 @@ result<cluster_manifest> decode_cluster_manifest(std::string_view bytes) {
                               + std::to_string(bytes.size()) + " bytes)");
   if (!doc.is_object())
     return status::corruption("cluster manifest is not a JSON object");
-  reader r;
+  reader r{"cluster manifest"};
   cluster_manifest m;
   uint64_t schema = r.u64(doc, "schema_version", "");
   m.media_type = r.str(doc, "media_type", "");

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "amber/storage/hex.hpp"
+#include "json_fields.hpp"
 
 namespace amber {
 
@@ -51,61 +52,7 @@ std::string encode_manifest(const manifest& m) {
 
 namespace {
 
-// Reads fields out of a parsed manifest, keeping the first problem. After a
-// problem every getter returns a default, so callers check state() once.
-class reader {
-public:
-  const json* find(const json& obj, const char* key, bool (json::*is_type)() const noexcept,
-                   const std::string& where) {
-    if (!st_.is_ok())
-      return nullptr;
-    auto i = obj.find(key);
-    if (i == obj.end() || !((*i).*is_type)()) {
-      st_ = status::corruption("manifest field '" + where + key
-                               + (i == obj.end() ? "' is missing" : "' has the wrong type"));
-      return nullptr;
-    }
-    return &*i;
-  }
-  std::string str(const json& obj, const char* key, const std::string& where) {
-    auto v = find(obj, key, &json::is_string, where);
-    return v ? v->get<std::string>() : std::string();
-  }
-  uint64_t u64(const json& obj, const char* key, const std::string& where) {
-    auto v = find(obj, key, &json::is_number_unsigned, where);
-    return v ? v->get<uint64_t>() : 0;
-  }
-  int64_t i64(const json& obj, const char* key, const std::string& where) {
-    auto v = find(obj, key, &json::is_number_integer, where);
-    if (!v)
-      return 0;
-    // Non-negative numbers parse as unsigned; above INT64_MAX they would wrap.
-    if (v->is_number_unsigned() && v->get<uint64_t>() > uint64_t{INT64_MAX}) {
-      fail(status::corruption("manifest field '" + where + key + "' is out of range"));
-      return 0;
-    }
-    return v->get<int64_t>();
-  }
-  digest hex_digest(const json& obj, const char* key, const std::string& where) {
-    auto text = str(obj, key, where);
-    if (!st_.is_ok())
-      return {};
-    auto d = digest::from_hex(text);
-    if (!d) {
-      st_ = status::corruption("manifest field '" + where + key + "' is not a digest");
-      return {};
-    }
-    return *d;
-  }
-  void fail(status st) {
-    if (st_.is_ok())
-      st_ = std::move(st);
-  }
-  const status& state() const { return st_; }
-
-private:
-  status st_;
-};
+using reader = detail::json_fields;
 
 } // namespace
 
@@ -116,7 +63,7 @@ result<manifest> decode_manifest(std::string_view bytes) {
                               + std::to_string(bytes.size()) + " bytes)");
   if (!doc.is_object())
     return status::corruption("manifest is not a JSON object");
-  reader r;
+  reader r{"manifest"};
   manifest m;
   // Compared as read, before narrowing: 2^32 + 1 must not pass for schema 1.
   uint64_t schema = r.u64(doc, "schema_version", "");

@@ -1,0 +1,36 @@
+#include "toml_checks.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace amber::cli {
+
+result<std::string> read_bounded_file(const std::string& path, uint64_t max_bytes,
+                                      const std::string& what) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto st = fs::status(path, ec);
+  if (!fs::exists(st))
+    return status::not_found("no " + what + " at " + path);
+  if (fs::is_directory(st))
+    return status::invalid_argument(path + " is a directory, not a " + what);
+  if (!fs::is_regular_file(st))
+    return status::invalid_argument(path + " is not a regular file");
+  auto size = fs::file_size(path, ec);
+  if (ec)
+    return status::io_error("cannot read " + path + ": " + ec.message());
+  if (size > max_bytes)
+    return status::invalid_argument(path + " has " + std::to_string(size) + " bytes; a " + what
+                                    + " may have at most " + std::to_string(max_bytes));
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return status::io_error("cannot read " + path);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  if (in.bad())
+    return status::io_error("cannot read " + path);
+  return buf.str();
+}
+
+} // namespace amber::cli
