@@ -632,7 +632,12 @@ caf::behavior agent(agent_actor* self, agent_config conf) {
 } // namespace
 
 caf::actor spawn_agent(caf::actor_system& sys, agent_config conf) {
-  return sys.spawn<caf::detached>(agent, std::move(conf));
+  // Not detached: the agent answers remote requests (checkpoint, rollback),
+  // and CAF's registry keeps an actor whose address went over the network
+  // until the system is torn down; a detached one's thread waits for its
+  // object to go, and ~actor_system waits for that thread: a rollback's
+  // teardown hung. Its store writes (one small LMDB commit) are short.
+  return sys.spawn(agent, std::move(conf));
 }
 
 } // namespace amber::cluster

@@ -69,7 +69,7 @@ struct agent_config {
   std::function<void(bool)> on_ready;
 };
 
-/// Spawns the agent (detached: it writes the store). `links` are set later
+/// Spawns the agent. `links` are set later
 /// with (links_atom, map) since they need the agent's handle.
 caf::actor spawn_agent(caf::actor_system& sys, agent_config conf);
 
