@@ -121,7 +121,8 @@ private:
     if (n <= 0)
       return false;
     for (ssize_t off = 0; off < n;) {
-      ssize_t w = ::write(to, buf + off, static_cast<size_t>(n - off));
+      // send, not write: a peer that closed must not SIGPIPE the test process.
+      ssize_t w = ::send(to, buf + off, static_cast<size_t>(n - off), MSG_NOSIGNAL);
       if (w <= 0)
         return false;
       off += w;
