@@ -157,6 +157,15 @@ void print_manifest_text(const digest& id, const manifest& m, const std::vector<
 
 } // namespace
 
+static const char* effect_state(uint8_t state) {
+  switch (state) {
+    case effect_record::pending: return "pending";
+    case effect_record::committed: return "committed";
+    case effect_record::aborted: return "aborted";
+    default: return "?";
+  }
+}
+
 int cmd_show(const context& ctx, const show_options& opts) {
   auto db = open_store(ctx, false);
   if (!db)
@@ -199,6 +208,11 @@ int cmd_show(const context& ctx, const show_options& opts) {
                       {"next_instance_id", snap->world.next_instance_id},
                       {"peers", snap->world.peers.size()}};
       out["effects"] = snap->effects.entries.size();
+      json effects = json::array();
+      for (auto& e : snap->effects.entries)
+        effects.push_back({{"sink", e.sink}, {"key", e.key}, {"state", effect_state(e.state)},
+                           {"component", e.component}, {"payload_bytes", e.payload.size()}});
+      out["effect_entries"] = effects;
       out["in_flight_messages"] = snap->trace.messages.size();
       print_json(out);
     } else {
@@ -219,6 +233,14 @@ int cmd_show(const context& ctx, const show_options& opts) {
       fmt::print("\nworld       next instance id {}, {} peers\n", snap->world.next_instance_id,
                  snap->world.peers.size());
       fmt::print("effects     {} entries\n", snap->effects.entries.size());
+      // The first ones; --json lists them all.
+      constexpr size_t shown = 20;
+      for (size_t i = 0; i < snap->effects.entries.size() && i < shown; ++i) {
+        auto& e = snap->effects.entries[i];
+        fmt::print("  {:<10} {:<16} {}\n", effect_state(e.state), e.sink, e.key);
+      }
+      if (snap->effects.entries.size() > shown)
+        fmt::print("  ... {} more (--json lists all)\n", snap->effects.entries.size() - shown);
       fmt::print("trace       {} messages in flight at the cut\n", snap->trace.messages.size());
       if (opts.components) {
         fmt::print("\n{:>6}  {:<24} {:<20} {:>10}  state\n", "id", "name", "type", "bytes");

@@ -52,10 +52,10 @@ capture_result_ptr capture_world(const capture_context& ctx) {
   return index_only(layer_kind::world, layer);
 }
 
-capture_result_ptr capture_effects(const capture_context&) {
-  // The effect ledger arrives with the effects issue; the layer already has
-  // its real shape so that snapshots taken now stay readable then.
-  return index_only(layer_kind::effects, effects_layer{});
+// Asked once the cache capture is complete: every member has cut, so every
+// effect issued before the cut is in the ledger.
+capture_result_ptr capture_effects(const capture_context& ctx) {
+  return index_only(layer_kind::effects, ctx.source->core().effects().layer(ctx.epoch()));
 }
 
 caf::behavior simple_capture(caf::event_based_actor* self, layer_kind kind) {
@@ -64,15 +64,17 @@ caf::behavior simple_capture(caf::event_based_actor* self, layer_kind kind) {
     [kind](capture_atom, capture_context_ptr ctx) -> reply {
       switch (kind) {
         case layer_kind::world: return capture_world(*ctx);
-        case layer_kind::effects: return capture_effects(*ctx);
         default: break;
       }
       return to_caf_error(status(errc::internal, "not a simple layer"));
     },
     [kind](capture_atom, capture_context_ptr ctx, capture_result_ptr cache) -> reply {
-      if (kind != layer_kind::model)
-        return to_caf_error(status(errc::internal, "not the model layer"));
-      return capture_model(*ctx, *cache);
+      switch (kind) {
+        case layer_kind::model: return capture_model(*ctx, *cache);
+        case layer_kind::effects: return capture_effects(*ctx);
+        default: break;
+      }
+      return to_caf_error(status(errc::internal, "not a layer asked after the cache"));
     },
     [](abort_atom, uint64_t) {},
   };

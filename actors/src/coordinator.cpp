@@ -157,7 +157,7 @@ public:
     capture_context_ptr ctx = r->ctx;
     for (size_t i = 0; i < layer_count; ++i) {
       auto kind = static_cast<layer_kind>(i);
-      if (kind == layer_kind::model)
+      if (kind == layer_kind::model || kind == layer_kind::effects)
         continue; // Asked once the cache capture knows the final members.
       ask(r, kind, caf::make_message(capture_atom::value, ctx));
     }
@@ -230,9 +230,13 @@ private:
     if (r->done)
       return;
     r->results[i] = res;
-    if (i == static_cast<size_t>(layer_kind::cache))
+    if (i == static_cast<size_t>(layer_kind::cache)) {
       ask(r, layer_kind::model, caf::make_message(capture_atom::value,
                                                   capture_context_ptr{r->ctx}, res));
+      // Every member has cut: the ledger holds every effect before the cut.
+      ask(r, layer_kind::effects, caf::make_message(capture_atom::value,
+                                                    capture_context_ptr{r->ctx}, res));
+    }
     if (--r->pending > 0)
       return;
     auto captured = clock_type::now();
@@ -260,6 +264,11 @@ private:
       end(r, id.error());
       return;
     }
+    // The snapshot holds the handlers that issued its pending effects:
+    // perform them now (a failure leaves them pending, retried next time;
+    // the node's effect_stats() names it).
+    node_->core().effects().committed(r->ctx->epoch());
+    node_->deliver_effects();
     auto& cache = *r->results[static_cast<size_t>(layer_kind::cache)];
 #ifdef __GLIBC__
     // A large cut frees a lot of small objects on many threads; glibc keeps

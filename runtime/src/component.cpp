@@ -143,6 +143,10 @@ uint64_t component_base::start_timer_message(std::chrono::milliseconds delay, ca
   return host_->start_timer(delay, std::move(msg));
 }
 
+status component_base::effect(const std::string& sink, std::string payload) {
+  return host_->issue_effect(sink, std::move(payload));
+}
+
 bool component_base::cancel_timer(uint64_t id) {
   return host_->cancel_timer(id);
 }

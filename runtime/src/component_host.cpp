@@ -34,6 +34,7 @@ component_host::component_host(caf::actor_config& cfg, component_init init,
     epoch_(init.epoch) {
   impl_ = make(init);
   impl_->host_ = this;
+  effects_on_ = impl_->issues_effects();
 }
 
 component_host::~component_host() = default;
@@ -69,6 +70,7 @@ void component_host::initialize() {
 
 void component_host::start_user_code() {
   started_ = true;
+  begin_cause(cause_kind::other);
   initial_behavior_ = impl_->make_behavior();
   if (!restored_record_.empty())
     restore_record();
@@ -118,6 +120,10 @@ void component_host::restore_record() {
   }
   for (auto& w : rec.monitors)
     watch(w.name);
+  for (auto& c : rec.inbound)
+    inbound_[c.sender] = c.received;
+  // make_behavior ran first; it issues effects only on a fresh start.
+  other_causes_ = std::max(other_causes_, rec.other_causes);
 }
 
 // -- receiving ------------------------------------------------------------------
@@ -132,6 +138,8 @@ caf::invoke_message_result component_host::consume(caf::mailbox_element& x) {
   auto current = core_->current_epoch();
   if (current > epoch_)
     take_cut(current);
+  if (effects_on_)
+    begin_cause(cause_kind::other); // on_stamped and on_timer name theirs.
   if (detail::is_stamped(x)) {
     on_stamped(static_cast<detail::stamped_element_base&>(x));
     return caf::invoke_message_result::consumed;
@@ -195,6 +203,8 @@ void component_host::on_stamped(detail::stamped_element_base& x) {
     }
   }
   touch();
+  if (effects_on_)
+    begin_cause(cause_kind::message, st.sender, ++inbound_[st.sender]);
   switch (st.kind) {
     case stamp_kind::message:
       dispatch(x.content());
@@ -470,6 +480,39 @@ void component_host::arm_timers() {
                                                               {}, timer_atom::value, at));
 }
 
+// -- effects --------------------------------------------------------------------
+
+status component_host::issue_effect(const std::string& sink, std::string payload) {
+  auto& name = entry_->info->name;
+  if (!effects_on_)
+    return status::invalid_argument("component '" + name
+                                    + "' issued an effect but its type does not declare "
+                                      "issues_effects()");
+  auto& ledger = core_->effects();
+  if (!ledger.has_sink(sink))
+    return status::invalid_argument("component '" + name + "' issued an effect to sink '" + sink
+                                    + "', which the node does not have");
+  if (cause_.kind == cause_kind::other && ordinal_ == 0)
+    cause_.a = ++other_causes_;
+  std::string key = name;
+  switch (cause_.kind) {
+    case cause_kind::message:
+      key += "/m" + std::to_string(cause_.a) + "." + std::to_string(cause_.b);
+      break;
+    case cause_kind::timer:
+      key += "/t" + std::to_string(cause_.a);
+      break;
+    case cause_kind::other:
+      key += "/x" + std::to_string(cause_.a);
+      break;
+  }
+  key += "/" + std::to_string(ordinal_++);
+  // Issued in our epoch: part of the snapshot of the next cut we take.
+  ledger.issue(epoch_, effect{sink, std::move(key), entry_->info->id, std::move(payload)});
+  touch();
+  return status::ok();
+}
+
 bool component_host::cancel_timer(uint64_t id) {
   touch();
   return timers_.erase(id) > 0;
@@ -493,6 +536,8 @@ void component_host::on_timer(uint64_t at) {
     auto payload = std::move(i->second.payload);
     timers_.erase(i);
     touch();
+    if (effects_on_)
+      begin_cause(cause_kind::timer, d.second);
     if (has_behavior())
       bhvr_stack().back()(payload);
     apply_pending_mode();
@@ -634,7 +679,8 @@ void component_host::take_cut(uint64_t epoch) {
 }
 
 std::string component_host::encode_record() {
-  if (record_.mode.empty() && timers_.empty() && requests_.empty() && monitors_.empty())
+  if (record_.mode.empty() && timers_.empty() && requests_.empty() && monitors_.empty()
+      && inbound_.empty() && other_causes_ == 0)
     return {};
   runtime_record rec;
   rec.mode = record_.mode;
@@ -653,6 +699,14 @@ std::string component_host::encode_record() {
     rec.requests.push_back({id, r.target, r.reply_key, r.error_key, r.failed});
   for (auto& [id, w] : monitors_)
     rec.monitors.push_back({id, w.name});
+  rec.inbound.reserve(inbound_.size());
+  for (auto& [sender, n] : inbound_)
+    rec.inbound.push_back({sender, n});
+  std::sort(rec.inbound.begin(), rec.inbound.end(),
+            [](const runtime_record::channel& x, const runtime_record::channel& y) {
+              return x.sender < y.sender;
+            });
+  rec.other_causes = other_causes_;
   return encode(rec);
 }
 

@@ -46,6 +46,7 @@ public:
   send_result unknown_receiver();
   void fail_later(const std::string& error_key, std::string why);
   uint64_t start_timer(std::chrono::milliseconds delay, caf::message msg);
+  status issue_effect(const std::string& sink, std::string payload);
   bool cancel_timer(uint64_t id);
   result<uint32_t> spawn_child(const std::string& type_name, const std::string& name,
                                std::map<std::string, std::string> params);
@@ -103,6 +104,12 @@ private:
   void retire();
   void arm_timers();
   void touch() { dirty_ = true; }
+  /// A handler starts: the cause of the effects it issues (effect keys).
+  enum class cause_kind : uint8_t { message, timer, other };
+  void begin_cause(cause_kind kind, uint64_t a = 0, uint64_t b = 0) {
+    cause_ = {kind, a, b};
+    ordinal_ = 0;
+  }
 
   std::shared_ptr<node_core> core_;
   entry_ptr entry_;
@@ -140,6 +147,16 @@ private:
   std::unordered_map<std::string, port_cache> ports_;
   std::vector<uint32_t> unresolved_; ///< A port's targets while one is missing.
   uint64_t wiring_version_ = 0;
+  // Effects (only when the component issues_effects()).
+  bool effects_on_ = false;
+  std::unordered_map<uint32_t, uint64_t> inbound_; ///< Stamped messages per sender.
+  uint64_t other_causes_ = 0; ///< Handlers of other causes that issued effects.
+  struct cause {
+    cause_kind kind = cause_kind::other;
+    uint64_t a = 0; ///< Sender, timer id, or the other-cause count.
+    uint64_t b = 0; ///< The n-th message from the sender.
+  } cause_;
+  uint64_t ordinal_ = 0; ///< Effects the current handler issued so far.
 };
 
 } // namespace amber

@@ -256,6 +256,18 @@ bool node::wait_quiet(std::chrono::milliseconds timeout, std::chrono::millisecon
   return false;
 }
 
+status node::add_sink(std::shared_ptr<effect_sink> sink) {
+  return core_->effects().add_sink(std::move(sink));
+}
+
+status node::deliver_effects() {
+  return core_->effects().deliver();
+}
+
+effect_ledger::stats_t node::effect_stats() const {
+  return core_->effects().stats();
+}
+
 node::stats_t node::stats() const {
   stats_t out;
   auto t = core_->sum_counters();

@@ -65,7 +65,7 @@ inline effects_layer sample_effects() {
   effect_record r;
   r.id = 11;
   r.component = 1;
-  r.kind = "http.post";
+  r.sink = "http.post";
   r.key = "idem-11";
   r.state = effect_record::committed;
   r.payload = std::string("{\"x\":1}\0tail", 12);

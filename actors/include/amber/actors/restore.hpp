@@ -31,6 +31,10 @@ struct restore_options {
   bool hold = false;
   /// The node's name; empty: the snapshot's.
   std::string name;
+  /// Effect sinks of the restored node (see node::add_sink). The
+  /// snapshot's pending effects are performed through them before any
+  /// component runs; one that fails stays pending (node::effect_stats()).
+  std::vector<std::shared_ptr<effect_sink>> sinks;
 };
 
 /// Restores the snapshot `spec` names (id, short id, ref or node name).

@@ -94,22 +94,33 @@ struct world_layer {
   }
 };
 
-/// One external side effect, so that a restore never repeats a committed one.
+/// One external side effect in a snapshot's ledger, so that a restore
+/// performs the pending ones again and never repeats a committed one.
 struct effect_record {
+  /// pending: issued before the cut, not known to be performed (a restore
+  /// performs it again; its sink drops the key if it had it). committed:
+  /// performed since the previous snapshot (listed once, then forgotten).
+  /// aborted: reserved for transactional sinks.
   enum state_t : uint8_t { pending = 0, committed = 1, aborted = 2 };
-  uint64_t id = 0;
+  uint64_t id = 0;          ///< Ledger order within one incarnation.
   uint32_t component = 0;   ///< Instance id of the component that issued it.
-  std::string kind;         ///< E.g. "http.post", "email".
-  std::string key;          ///< Idempotency key.
+  std::string sink;         ///< The sink's name (the field was `kind` before; same bytes).
+  std::string key;          ///< Idempotency key: "<component>/<cause>/<ordinal>".
   uint8_t state = pending;
-  std::string payload;      ///< Effect-specific bytes.
+  std::string payload;      ///< Sink-specific bytes.
 
   template <class Archive>
   void serialize(Archive& ar, unsigned) {
-    ar& id& component& kind& key& state& payload;
+    ar& id& component& sink& key& state& payload;
+    if constexpr (Archive::is_loading::value)
+      if (state > aborted)
+        throw std::runtime_error("effect state is " + std::to_string(state)
+                                 + ", not 0, 1 or 2");
   }
 };
 
+/// The effects issued up to the cut that are pending, and those performed
+/// since the previous snapshot (committed), in issue order.
 struct effects_layer {
   std::vector<effect_record> entries;
 

@@ -38,6 +38,7 @@
 //   | quit()                      | stop()                                          |
 //   | monitor(a) + down handler   | monitor(name); handle `component_down`          |
 //   | become(behavior)            | become(mode) + make_behavior(mode)              |
+//   | write a file, call out      | effect(sink, payload) (exactly once, effect.hpp) |
 //
 // A checkpoint serializes `state()` and the runtime's record of the
 // component (mode, pending timers and requests, monitors); everything that
@@ -150,6 +151,11 @@ public:
   /// The component's state, Boost-encoded. Runs on the component's thread.
   virtual std::string save_state() const = 0;
 
+  /// Return true in a component that calls `effect()`: the runtime then
+  /// counts the messages it receives per sender (part of its runtime
+  /// record), which effect keys are made of. Fixed for the type.
+  virtual bool issues_effects() const { return false; }
+
 protected:
   /// Sends `xs...` to the component with instance id `to`.
   /// @return sent, or unknown/gone (nothing is sent, the node counts it).
@@ -247,6 +253,22 @@ protected:
   /// after the current handler. The mode is part of a checkpoint: a
   /// restored component resumes in it.
   void become(const std::string& mode);
+
+  /// Hands an external side effect to the runtime instead of performing it:
+  /// sink `sink` performs `payload` once the snapshot containing this
+  /// handler has committed, exactly once across crashes and restores (see
+  /// effect.hpp). The effect's key is "<instance name>/<cause>/<ordinal>":
+  /// the cause is the message being handled — "m<sender id>.<n>" for the
+  /// n-th stamped message from that sender, "t<timer id>" for a timer, and
+  /// "x<n>" for anything else (a message from outside the node, a
+  /// component_down, a failed request, make_behavior), n counting such
+  /// handlers that issued effects — and the ordinal counts this handler's
+  /// effects from 0. The same handler run on the same state and message
+  /// must issue the same effects in the same order (see COMPONENTS.md).
+  /// Requires `issues_effects()` to return true.
+  /// @return ok; invalid_argument for a sink the node does not have or a
+  ///         component that does not declare issues_effects().
+  status effect(const std::string& sink, std::string payload);
 
   /// The instance id of the component named `name`, if the node has one.
   std::optional<uint32_t> id_of(const std::string& name);

@@ -106,6 +106,21 @@ public:
   bool wait_quiet(std::chrono::milliseconds timeout,
                   std::chrono::milliseconds settle = std::chrono::milliseconds(2));
 
+  /// Registers a sink components can issue effects to (`effect(name, ...)`).
+  /// Register sinks before components issue effects to them; a restored
+  /// node gets its sinks through `restore_options::sinks`.
+  /// @return invalid_argument for a taken or empty name or a sink that is
+  ///         not idempotent.
+  status add_sink(std::shared_ptr<effect_sink> sink);
+
+  /// Performs every effect whose snapshot has committed and that is not
+  /// performed yet (the checkpointer calls this after each commit; call it
+  /// to retry after a sink failed). @return ok, or the first failure.
+  status deliver_effects();
+
+  /// The effect ledger's figures; `last_error` names the latest failure.
+  effect_ledger::stats_t effect_stats() const;
+
   /// Kills all components and waits for every actor of the system to finish.
   void stop();
 

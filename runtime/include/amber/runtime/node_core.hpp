@@ -40,6 +40,7 @@
 
 #include <caf/actor.hpp>
 
+#include "amber/runtime/effect_ledger.hpp"
 #include "amber/checkpoint/model.hpp"
 #include "amber/runtime/detail/stamped_element.hpp"
 #include "amber/storage/status.hpp"
@@ -262,7 +263,11 @@ public:
 
   cut_pause_stats pauses;
 
+  /// The node's effect ledger and sinks (see effect_ledger.hpp).
+  effect_ledger& effects() { return effects_; }
+
 private:
+  effect_ledger effects_;
   std::shared_mutex cut_mutex_;
   mutable std::shared_mutex mutex_;
   std::unordered_map<uint32_t, entry_ptr> by_id_;       // guarded by mutex_
