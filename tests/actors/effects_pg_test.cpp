@@ -73,8 +73,13 @@ std::shared_ptr<registry> make_types() {
   return reg;
 }
 
-// The newest /usr/lib/postgresql/<v>/bin holding initdb and pg_ctl; empty when none.
+// The newest /usr/lib/postgresql/<v>/bin holding initdb and pg_ctl (or the
+// directory in AMBER_PG_BIN); empty when none.
 fs::path pg_bin() {
+  if (const char* env = std::getenv("AMBER_PG_BIN")) {
+    fs::path bin = env;
+    return fs::exists(bin / "initdb") && fs::exists(bin / "pg_ctl") ? bin : fs::path();
+  }
   fs::path best;
   std::error_code ec;
   for (auto& d : fs::directory_iterator("/usr/lib/postgresql", ec)) {
@@ -91,7 +96,8 @@ public:
   pg_server() : dir_("amber-pg") {
     bin_ = pg_bin();
     if (bin_.empty()) {
-      why_ = "no PostgreSQL server binaries under /usr/lib/postgresql (apt-get install postgresql)";
+      why_ = "no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin"
+             " or AMBER_PG_BIN (apt-get install postgresql)";
       return;
     }
     fs::create_directories(dir_.path());
@@ -279,6 +285,11 @@ TEST_CASE("the PostgreSQL sink: a server that is down leaves effects pending, th
   CHECK(why.find("table 'effect rows'") != std::string::npos);
   CHECK(why.find("still pending") != std::string::npos);
   MESSAGE("the error: " << why);
+  auto none = pg_sink::open("rows", pg.conninfo(), "effect rows"); // Server down.
+  REQUIRE(!none.ok());
+  CHECK(none.error().code() == errc::io_error);
+  CHECK(none.error().to_string().find("PostgreSQL sink 'rows', table 'effect rows': connecting")
+        != std::string::npos);
 
   SUBCASE("after the server is back: deliver_effects") {
     REQUIRE(pg.start());
