@@ -17,6 +17,8 @@ packages=(
   libtomlplusplus-dev
   nlohmann-json3-dev
   libbenchmark-dev
+  libpq-dev
+  postgresql
 )
 
 missing=()
