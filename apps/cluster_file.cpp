@@ -55,14 +55,10 @@ public:
   }
 
   result<cluster_spec> load(std::string_view text) {
-    toml::table root;
-    try {
-      root = toml::parse(text, path_);
-    } catch (const toml::parse_error& e) {
-      return status::invalid_argument(fmt::format("{}:{}:{}: TOML syntax error: {}", path_,
-                                                  e.source().begin.line, e.source().begin.column,
-                                                  e.description()));
-    }
+    auto parsed = checks_.parse(text);
+    if (!parsed)
+      return parsed.error();
+    auto& root = *parsed;
     cluster_spec out;
     out.path = path_;
     AMBER_RETURN_IF_ERROR(checks_.check_keys(root, "", {"cluster", "member"}));

@@ -125,14 +125,10 @@ public:
     : path_(std::move(path)), known_(known), remote_(remote) {}
 
   result<graph_file> load(std::string_view text) {
-    toml::table root;
-    try {
-      root = toml::parse(text, path_);
-    } catch (const toml::parse_error& e) {
-      return status::invalid_argument(fmt::format("{}:{}:{}: TOML syntax error: {}", path_,
-                                                  e.source().begin.line, e.source().begin.column,
-                                                  e.description()));
-    }
+    auto parsed = checks_.parse(text);
+    if (!parsed)
+      return parsed.error();
+    auto& root = *parsed;
     graph_file out;
     out.path = path_;
     out.node_name = std::filesystem::path(path_).stem().string();

@@ -32,6 +32,17 @@ public:
     return prefix.empty() ? std::string(key) : prefix + "." + std::string(key);
   }
 
+  /// Parses `text`; a syntax error names the file, line and column.
+  result<toml::table> parse(std::string_view text) const {
+    try {
+      return toml::parse(text, path_);
+    } catch (const toml::parse_error& e) {
+      return status::invalid_argument(fmt::format("{}:{}:{}: TOML syntax error: {}", path_,
+                                                  e.source().begin.line, e.source().begin.column,
+                                                  e.description()));
+    }
+  }
+
   /// An error naming the first key of `t` not in `allowed`.
   status check_keys(const toml::table& t, const std::string& where,
                     std::initializer_list<const char*> allowed) const {

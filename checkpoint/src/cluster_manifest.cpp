@@ -72,12 +72,10 @@ result<cluster_manifest> decode_cluster_manifest(std::string_view bytes) {
     return status::corruption("cluster manifest has " + std::to_string(bytes.size())
                               + " bytes; at most " + std::to_string(max_cluster_manifest_bytes)
                               + " are read");
-  json doc = json::parse(bytes.begin(), bytes.end(), nullptr, false);
-  if (doc.is_discarded())
-    return status::corruption("cluster manifest is not valid JSON (truncated or garbage, "
-                              + std::to_string(bytes.size()) + " bytes)");
-  if (!doc.is_object())
-    return status::corruption("cluster manifest is not a JSON object");
+  auto parsed = reader::parse_object(bytes, "cluster manifest");
+  if (!parsed)
+    return parsed.error();
+  auto& doc = *parsed;
   reader r{"cluster manifest"};
   cluster_manifest m;
   uint64_t schema = r.u64(doc, "schema_version", "");

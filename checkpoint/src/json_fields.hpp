@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -65,6 +66,17 @@ public:
     }
     return *d;
   }
+  /// Parses `bytes` as a JSON object; corruption names `what` otherwise.
+  static result<json> parse_object(std::string_view bytes, const std::string& what) {
+    json doc = json::parse(bytes.begin(), bytes.end(), nullptr, false);
+    if (doc.is_discarded())
+      return status::corruption(what + " is not valid JSON (truncated or garbage, "
+                                + std::to_string(bytes.size()) + " bytes)");
+    if (!doc.is_object())
+      return status::corruption(what + " is not a JSON object");
+    return doc;
+  }
+
   void fail(status st) {
     if (st_.is_ok())
       st_ = std::move(st);

@@ -57,12 +57,10 @@ using reader = detail::json_fields;
 } // namespace
 
 result<manifest> decode_manifest(std::string_view bytes) {
-  json doc = json::parse(bytes.begin(), bytes.end(), nullptr, false);
-  if (doc.is_discarded())
-    return status::corruption("manifest is not valid JSON (truncated or garbage, "
-                              + std::to_string(bytes.size()) + " bytes)");
-  if (!doc.is_object())
-    return status::corruption("manifest is not a JSON object");
+  auto parsed = reader::parse_object(bytes, "manifest");
+  if (!parsed)
+    return parsed.error();
+  auto& doc = *parsed;
   reader r{"manifest"};
   manifest m;
   // Compared as read, before narrowing: 2^32 + 1 must not pass for schema 1.

@@ -394,11 +394,8 @@ public:
         control(mem.name, control_kind::rollback, inc, {}, chosen); // epoch field: the new incarnation
     // Our own last: it replaces this agent.
     conf_.on_rollback({chosen, inc, true});
-    rollback_inc_ = inc;
     return status::ok();
   }
-
-  uint64_t rollback_inc() const { return rollback_inc_; }
 
   void on_rollback(uint64_t inc, const std::string& bytes) {
     if (inc <= conf_.incarnation)
@@ -448,7 +445,6 @@ public:
 private:
   agent_actor* self_;
   agent_config conf_;
-  uint64_t rollback_inc_ = 0;
 };
 
 caf::behavior agent(agent_actor* self, agent_config conf) {
@@ -622,8 +618,6 @@ caf::behavior agent(agent_actor* self, agent_config conf) {
           st.asks.erase(i);
           break;
         }
-        case control_kind::ask_rollback:
-          break;
       }
     },
   };

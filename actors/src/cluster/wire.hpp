@@ -79,7 +79,6 @@ enum class control_kind : uint8_t {
   release = 7,    ///< Run: every member is restored at `incarnation`.
   ask = 8,        ///< To the leader: take a cluster checkpoint; epoch: request id.
   answer = 9,     ///< From the leader: text: id (hex) or error; blob: "ok" / "error".
-  ask_rollback = 10, ///< Roll the cluster back; text: cluster snapshot id or empty (latest).
 };
 
 // -- inside one member ------------------------------------------------------------
