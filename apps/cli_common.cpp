@@ -28,6 +28,30 @@ void context::finish_setup() {
   progress = !json && ::isatty(STDOUT_FILENO) == 1;
 }
 
+namespace {
+std::string& program_name_storage() {
+  static std::string name = "amber";
+  return name;
+}
+} // namespace
+
+void set_program_name(std::string name) {
+  program_name_storage() = std::move(name);
+}
+
+const std::string& program_name() {
+  return program_name_storage();
+}
+
+std::string types_hint(const context& ctx) {
+  std::string list;
+  for (auto& t : ctx.known_types)
+    list += (list.empty() ? "" : ", ") + t;
+  return "this binary (" + ctx.program + ") knows types: " + (list.empty() ? "none" : list)
+         + "; a service runs its own types from its own binary, built with amber::cli::main "
+           "(docs/CLI.md)";
+}
+
 int exit_code_for(const status& st) {
   switch (st.code()) {
     case errc::not_found:
@@ -51,9 +75,12 @@ void print_json(const nlohmann::json& value) {
   std::fflush(stdout);
 }
 
-int fail(const context& ctx, const status& st, int code) {
+int fail(const context& ctx, const status& given, int code) {
   std::fflush(stdout);
-  fmt::print(stderr, "amber: error: {}\n", st.to_string());
+  status st = given;
+  if (st.code() == errc::unknown_type)
+    st = status(st.code(), st.message() + "; " + types_hint(ctx));
+  fmt::print(stderr, "{}: error: {}\n", program_name(), st.to_string());
   if (ctx.json) {
     auto err = to_json(st);
     err["exit"] = code;
@@ -68,7 +95,7 @@ int fail(const context& ctx, const status& st) {
 
 void warn(const std::string& text) {
   std::fflush(stdout);
-  fmt::print(stderr, "amber: warning: {}\n", text);
+  fmt::print(stderr, "{}: warning: {}\n", program_name(), text);
 }
 
 result<std::shared_ptr<lmdb_store>> open_store(const context& ctx, bool create) {

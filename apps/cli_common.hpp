@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -22,6 +23,14 @@
 
 #include "amber/checkpoint/progress.hpp"
 #include "amber/storage/lmdb_store.hpp"
+
+namespace caf {
+class actor_system_config;
+} // namespace caf
+
+namespace amber {
+class registry;
+} // namespace amber
 
 namespace amber::cli {
 
@@ -36,8 +45,11 @@ enum exit_code : int {
   exit_unreachable = 6, ///< A control endpoint that cannot be reached or did not answer.
 };
 
-/// Options every command has.
+/// Options every command has, and what the program brings (main.hpp).
 struct context {
+  std::string program = "amber"; ///< The binary's name, for messages.
+  std::shared_ptr<const registry> types; ///< The component and message types it runs.
+  std::function<void(caf::actor_system_config&)> configure; ///< For every node it runs.
   bool json = false;
   std::string store_dir; ///< --store, else $AMBER_STORE, else ./amber-data.
   bool store_given = false; ///< --store or $AMBER_STORE was set.
@@ -48,11 +60,20 @@ struct context {
   void finish_setup();
 };
 
+/// The name diagnostics start with ("amber: error: ..."); main sets it.
+void set_program_name(std::string name);
+const std::string& program_name();
+
+/// For an unknown_type error: which types this binary knows, and how a
+/// service gets its own ("this binary (amber) knows types: ...").
+std::string types_hint(const context& ctx);
+
 /// The exit code for an error: not_found/not_a_store -> 3, timeout -> 6, else 1.
 int exit_code_for(const status& st);
 
 /// Prints `amber: error: <what>` to stderr (and the JSON error to stdout
-/// with --json) and returns `code`.
+/// with --json) and returns `code`. An unknown_type error gets the
+/// types_hint.
 int fail(const context& ctx, const status& st, int code);
 /// As above with the code from `exit_code_for`.
 int fail(const context& ctx, const status& st);

@@ -80,6 +80,7 @@ struct host_cli_options {
   std::string control;          ///< HOST:PORT; empty: no control endpoint.
   tls_settings tls;             ///< --tls-ca/cert/key: the control endpoint over mutual TLS.
   std::optional<size_t> threads;
+  bool no_store = false; ///< run --no-store: no store, nothing checkpointed.
 };
 int cmd_run(const context& ctx, const std::string& graph_path, const host_cli_options& opts);
 int cmd_restore(const context& ctx, const std::string& spec, const host_cli_options& opts);

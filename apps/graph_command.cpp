@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include <fmt/core.h>
 
@@ -72,6 +73,22 @@ json topology_json(const std::string& node, const std::vector<graph_def>& graphs
     out.push_back({{"name", g.name}, {"components", comps}, {"wires", wires}});
   }
   return {{"node", node}, {"graphs", out}};
+}
+
+// graph only draws a file, so it takes any component type; a type this
+// binary could not run is noted on stderr.
+void note_unknown_types(const context& ctx, const std::vector<graph_def>& graphs) {
+  std::set<std::string> unknown;
+  for (auto& g : graphs)
+    for (auto& inst : g.instances)
+      if (ctx.known_types.count(inst.type_name) == 0)
+        unknown.insert(inst.type_name);
+  if (unknown.empty())
+    return;
+  std::string list;
+  for (auto& t : unknown)
+    list += (list.empty() ? "" : ", ") + t;
+  warn("this binary cannot run component types " + list + "; " + types_hint(ctx));
 }
 
 int show_topology(const context& ctx, const graph_options& opts, const std::string& node,
@@ -163,10 +180,11 @@ int cmd_graph_cluster(const context& ctx, const graph_options& opts) {
   std::vector<member_graphs> members;
   for (auto& m : spec->members) {
     auto others = other_members(*spec, m.name);
-    auto g = load_graph_file(m.graph_file, ctx.known_types, &others);
+    auto g = load_graph_file(m.graph_file, {}, &others);
     if (!g)
       return fail(ctx, g.error().with_context("member '" + m.name + "'"),
                   g.error().is_not_found() ? exit_not_found : exit_bad_graph);
+    note_unknown_types(ctx, g->graphs);
     members.push_back({&m, std::move(*g)});
   }
   // A wire's far end: "member/component" as written, or this member's own.
@@ -237,9 +255,10 @@ int cmd_graph(const context& ctx, const graph_options& opts) {
   if (opts.target.empty())
     return show_dag(ctx, opts);
   if (looks_like_file(opts.target)) {
-    auto g = load_graph_file(opts.target, ctx.known_types);
+    auto g = load_graph_file(opts.target, {});
     if (!g)
       return fail(ctx, g.error(), g.error().is_not_found() ? exit_not_found : exit_bad_graph);
+    note_unknown_types(ctx, g->graphs);
     return show_topology(ctx, opts, g->node_name, g->graphs);
   }
   auto db = open_store(ctx, false);

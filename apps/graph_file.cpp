@@ -332,11 +332,10 @@ private:
     if (!type)
       return type.error();
     if (!known_.empty() && known_.count(**type) == 0) {
-      std::string list;
-      for (auto& k : known_)
-        list += (list.empty() ? "" : ", ") + k;
-      return checks_.at(t.get("type")->source(), where + ".type",
-                "unknown component type '" + **type + "' (known types: " + list + ")");
+      // unknown_type: the command line adds which binary knows which types.
+      return status(errc::unknown_type,
+                    checks_.at(t.get("type")->source(), where + ".type",
+                               "unknown component type '" + **type + "'").message());
     }
     bool has_index = false;
     auto count = count_of(t, where, &has_index);

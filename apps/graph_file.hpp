@@ -51,6 +51,7 @@ constexpr uint64_t max_graph_file_bytes = 16u << 20;
 /// then be `member/component` with `member` one of them (the component is
 /// checked by that member); null (the default) allows no such wire.
 /// @return the graph; not_found when the file does not exist;
+///         unknown_type for a component type not in `known_types`;
 ///         invalid_argument naming file, line, key and problem.
 result<graph_file> load_graph_file(const std::string& path,
                                    const std::set<std::string>& known_types,

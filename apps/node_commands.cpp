@@ -57,9 +57,9 @@ int plan_host(const context& ctx, const host_cli_options& opts, host_plan* out) 
     if (!every)
       return fail(ctx, every.error().with_context("--checkpoint-every"), exit_usage);
     out->settings.every = *every;
-    if (every->count() > 0 && !ctx.store_given)
-      return fail(ctx, status::invalid_argument(
-                         "--checkpoint-every needs a store: pass --store DIR or set AMBER_STORE"),
+    if (every->count() > 0 && opts.no_store)
+      return fail(ctx, status::invalid_argument("--checkpoint-every needs a store: it cannot go "
+                                                "with --no-store"),
                   exit_usage);
   }
   if (int rc = check_tls_options(ctx, opts.tls))
@@ -89,14 +89,19 @@ int plan_host(const context& ctx, const host_cli_options& opts, host_plan* out) 
   return 0;
 }
 
-std::function<void(caf::actor_system_config&)> configure_for(const host_plan& plan) {
+// The program's own configure (main.hpp), then the control endpoint's
+// transport when there is one.
+std::function<void(caf::actor_system_config&)> configure_for(const context& ctx,
+                                                             const host_plan& plan) {
   if (!plan.settings.control)
-    return {};
+    return ctx.configure;
   // check_tls passed in plan_host; this fails only if a file changed since,
   // and then before any actor system thread runs.
-  return [ts = control_transport(plan.tls)](caf::actor_system_config& cfg) {
+  return [own = ctx.configure, ts = control_transport(plan.tls)](caf::actor_system_config& cfg) {
+    if (own)
+      own(cfg);
     if (status st = configure_transport(cfg, ts); !st) {
-      fmt::print(stderr, "amber: error: {}\n", st.to_string());
+      fmt::print(stderr, "{}: error: {}\n", program_name(), st.to_string());
       std::exit(exit_usage);
     }
   };
@@ -109,14 +114,11 @@ int cmd_run(const context& ctx, const std::string& graph_path, const host_cli_op
   host_plan plan;
   if (int rc = plan_host(ctx, opts, &plan))
     return rc;
-  auto types = amber_types();
-  if (!types)
-    return fail(ctx, types.error());
   auto file = load_graph_file(graph_path, ctx.known_types);
   if (!file)
     return fail(ctx, file.error(), file.error().is_not_found() ? exit_not_found : exit_bad_graph);
   std::shared_ptr<lmdb_store> db;
-  if (ctx.store_given) {
+  if (!opts.no_store) {
     auto opened = open_store(ctx, true);
     if (!opened)
       return fail(ctx, opened.error());
@@ -131,8 +133,8 @@ int cmd_run(const context& ctx, const std::string& graph_path, const host_cli_op
   nopts.name = file->node_name;
   nopts.config = file->config;
   nopts.worker_threads = opts.threads ? plan.threads : file->threads;
-  nopts.configure = configure_for(plan);
-  node n(*types, nopts);
+  nopts.configure = configure_for(ctx, plan);
+  node n(ctx.types, nopts);
   for (auto& g : file->graphs)
     if (status st = n.install(g); !st)
       return fail(ctx, st.with_context(graph_path), exit_bad_graph);
@@ -144,9 +146,6 @@ int cmd_restore(const context& ctx, const std::string& spec, const host_cli_opti
   host_plan plan;
   if (int rc = plan_host(ctx, opts, &plan))
     return rc;
-  auto types = amber_types();
-  if (!types)
-    return fail(ctx, types.error());
   auto db = open_store(ctx, false);
   if (!db)
     return fail(ctx, db.error());
@@ -160,8 +159,8 @@ int cmd_restore(const context& ctx, const std::string& spec, const host_cli_opti
   restore_options ropts;
   ropts.config = snap->world.config;
   ropts.worker_threads = plan.threads;
-  ropts.configure = configure_for(plan);
-  auto n = restore_node(**db, id.to_hex(), *types, ropts);
+  ropts.configure = configure_for(ctx, plan);
+  auto n = restore_node(**db, id.to_hex(), ctx.types, ropts);
   if (!n)
     return fail(ctx, n.error());
   plan.settings.restored_from = id;
@@ -179,9 +178,6 @@ int cmd_run_member(const context& ctx, const cluster_cli_options& cluster,
     return fail(ctx, status::invalid_argument("cluster '" + spec->name + "' (" + cluster.file
                                               + ") has no member '" + cluster.member + "'"),
                 exit_usage);
-  auto types = amber_types();
-  if (!types)
-    return fail(ctx, types.error());
   auto remote = other_members(*spec, cluster.member);
   auto file = load_graph_file(me->graph_file, ctx.known_types, &remote);
   if (!file)
@@ -196,7 +192,8 @@ int cmd_run_member(const context& ctx, const cluster_cli_options& cluster,
   mo.graphs = file->graphs;
   mo.config = file->config;
   mo.worker_threads = opts.threads ? *opts.threads : file->threads;
-  auto m = cluster_member::start(*spec, cluster.member, *types, *db, std::move(mo));
+  mo.configure = ctx.configure;
+  auto m = cluster_member::start(*spec, cluster.member, ctx.types, *db, std::move(mo));
   if (!m)
     return fail(ctx, m.error());
   auto say = [&](const json& j, const std::string& text) {

@@ -18,7 +18,6 @@
 #include "amber/actors/transport.hpp"
 #include "amber/runtime/atoms.hpp"
 #include "amber/runtime/error.hpp"
-#include "bank/bank.hpp"
 
 namespace amber::cli {
 
@@ -128,8 +127,8 @@ caf::behavior control(control_actor* self, caf::actor coordinator, std::string n
     [=](checkpoint_atom) -> caf::result<std::string> {
       if (!coordinator)
         return to_caf_error(status(errc::not_found, "node '" + node_name
-                                                      + "' runs without a store; start it with "
-                                                        "--store DIR to take checkpoints"));
+                                                      + "' runs without a store (--no-store); start it "
+                                                        "with a store to take checkpoints"));
       auto key = self->state.next_key++;
       auto rp = self->make_response_promise<std::string>();
       self->state.waiting.emplace(key,
@@ -153,12 +152,6 @@ void block_stop_signals() {
   ::signal(SIGPIPE, SIG_IGN);
   sigset_t set = stop_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
-result<std::shared_ptr<registry>> amber_types() {
-  auto types = std::make_shared<registry>();
-  AMBER_RETURN_IF_ERROR(bank::register_types(*types));
-  return types;
 }
 
 int host_node(const context& ctx, node& n, std::shared_ptr<lmdb_store> db,
@@ -260,9 +253,13 @@ int host_node(const context& ctx, node& n, std::shared_ptr<lmdb_store> db,
       periodic.get();
     if (periodic_on && !stopping && !periodic.valid() && clock_type::now() >= next) {
       periodic = std::async(std::launch::async, [&ctx, &cp] {
+        // An idle node commits nothing: no snapshot equal to its parent.
         auto start = clock_type::now();
-        auto r = cp->checkpoint();
-        report_checkpoint(ctx, "periodic", r, ms_since(start));
+        auto r = cp->checkpoint_if_changed();
+        if (r && r->unchanged)
+          return;
+        report_checkpoint(ctx, "periodic", r ? result<digest>(r->id) : result<digest>(r.error()),
+                          ms_since(start));
       });
       next = clock_type::now() + hs.every;
     }

@@ -33,9 +33,6 @@ namespace amber::cli {
 /// it starts afterwards), and ignores SIGPIPE.
 void block_stop_signals();
 
-/// The component types the `amber` binary knows (the bank's).
-result<std::shared_ptr<registry>> amber_types();
-
 struct host_settings {
   std::chrono::milliseconds every{0};  ///< Periodic checkpoints; 0: none.
   std::optional<endpoint> control;     ///< Publish a control endpoint here.

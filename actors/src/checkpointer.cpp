@@ -47,12 +47,20 @@ checkpointer::~checkpointer() {
 }
 
 result<checkpoint_report> checkpointer::checkpoint_with_report() {
+  return ask(false);
+}
+
+result<checkpoint_report> checkpointer::checkpoint_if_changed() {
+  return ask(true);
+}
+
+result<checkpoint_report> checkpointer::ask(bool if_changed) {
   caf::scoped_actor self{node_.system()};
   result<checkpoint_report> out = status(errc::internal, "the coordinator gave no answer");
   // The coordinator enforces opts_.timeout itself; the margin here only
   // guards against a coordinator that died without answering.
   auto wait = opts_.timeout + std::chrono::seconds(5);
-  self->request(coordinator_, wait, checkpoint_atom::value, report_atom::value)
+  self->request(coordinator_, wait, checkpoint_atom::value, report_atom::value, if_changed)
     .receive([&](checkpoint_report_ptr& rep) { out = *rep; },
              [&](caf::error& err) { out = from_caf_error(node_.system(), err); });
   return out;

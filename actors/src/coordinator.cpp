@@ -40,6 +40,7 @@ struct round {
   std::function<void(const result<checkpoint_report>&)> reply;
   int retries_left = 2; ///< For a spoiled cut (see node_core::spoil).
   bool cluster = false;  ///< Opened for a cluster cut (no retries: the cluster moves on).
+  bool if_changed = false; ///< Commit nothing when the cut equals its parent.
 };
 
 struct coordinator_state {
@@ -104,6 +105,31 @@ result<digest> commit(node& n, store& s, const round& r) {
   return committed;
 }
 
+// True when the cut of `r` is its parent snapshot over again: the same node,
+// incarnation, runtime and registry, and every layer's index blob the same —
+// so the same states, members, graphs, timers, requests, effects and
+// messages in flight. A parent taken by an earlier incarnation never
+// matches (a restored node's first checkpoint records its incarnation).
+bool same_as_parent(node& n, store& s, const round& r) {
+  if (!r.parent)
+    return false;
+  std::string bytes;
+  if (!s.get_manifest(*r.parent, &bytes))
+    return false; // Unreadable or collected: commit, and let verify say why.
+  auto m = decode_manifest(bytes);
+  if (!m || m->node.name != n.name() || m->node.incarnation != n.incarnation()
+      || m->node.peer_id != n.config().peer_id || m->node.runtime_version != runtime_version()
+      || m->node.registry_fingerprint != n.types().fingerprint())
+    return false;
+  for (size_t i = 0; i < layer_count; ++i) {
+    auto& now = r.results[i]->descriptor;
+    auto& then = m->layers[i];
+    if (now.index != then.index || now.media_type != then.media_type)
+      return false;
+  }
+  return true;
+}
+
 class coordinator_logic {
 public:
   coordinator_logic(coordinator_actor* self, node* n, std::shared_ptr<store> s,
@@ -112,7 +138,7 @@ public:
 
   /// Starts a checkpoint; `reply` hears how it ended (also on refusal).
   void begin(std::function<void(const result<checkpoint_report>&)> reply, int retries = 2,
-             uint64_t cluster_epoch = 0) {
+             uint64_t cluster_epoch = 0, bool if_changed = false) {
     auto& st = self_->state;
     if (st.agent && cluster_epoch == 0) {
       reply(status(errc::invalid_argument,
@@ -127,6 +153,7 @@ public:
     auto r = std::make_shared<round>();
     r->reply = std::move(reply);
     r->retries_left = retries;
+    r->if_changed = if_changed && cluster_epoch == 0;
     r->parent = node_->last_snapshot();
     auto claim = node_->expected_head();
     if (!claim.known) {
@@ -201,7 +228,7 @@ public:
 
   void tick() {
     if (!self_->state.busy)
-      begin([](const result<checkpoint_report>&) {});
+      begin([](const result<checkpoint_report>&) {}, 2, 0, /*if_changed=*/true);
     self_->delayed_send(self_, opts_.interval, tick_atom::value);
   }
 
@@ -252,11 +279,26 @@ private:
         // the cut opens): take the next cut instead, for the same caller.
         auto reply = r->reply;
         auto retries = r->retries_left - 1;
+        auto if_changed = r->if_changed;
         end(r, why, /*tell=*/false);
-        begin(std::move(reply), retries);
+        begin(std::move(reply), retries, 0, if_changed);
         return;
       }
       end(r, why);
+      return;
+    }
+    auto& cache = *r->results[static_cast<size_t>(layer_kind::cache)];
+    if (r->if_changed && same_as_parent(*node_, *store_, *r)) {
+      // Nothing to commit: every blob of this cut is the parent's already.
+      checkpoint_report rep;
+      rep.id = *r->parent;
+      rep.unchanged = true;
+      rep.components = cache.components;
+      rep.reused = cache.reused;
+      rep.duration = std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now()
+                                                                           - r->start);
+      rep.capture = rep.duration;
+      end(r, rep);
       return;
     }
     auto id = commit(*node_, *store_, *r);
@@ -269,7 +311,6 @@ private:
     // the node's effect_stats() names it).
     node_->core().effects().committed(r->ctx->epoch());
     node_->deliver_effects();
-    auto& cache = *r->results[static_cast<size_t>(layer_kind::cache)];
 #ifdef __GLIBC__
     // A large cut frees a lot of small objects on many threads; glibc keeps
     // them in per-thread arenas, so without this the node's RSS would grow
@@ -342,14 +383,17 @@ caf::behavior coordinator(coordinator_actor* self, node* n, std::shared_ptr<stor
       });
       return rp;
     },
-    [self, logic](checkpoint_atom, report_atom) -> caf::result<checkpoint_report_ptr> {
+    [self, logic](checkpoint_atom, report_atom, bool if_changed)
+      -> caf::result<checkpoint_report_ptr> {
       auto rp = self->make_response_promise<checkpoint_report_ptr>();
-      logic->begin([rp](const result<checkpoint_report>& r) mutable {
-        if (r)
-          rp.deliver(std::make_shared<const checkpoint_report>(*r));
-        else
-          rp.deliver(to_caf_error(r.error()));
-      });
+      logic->begin(
+        [rp](const result<checkpoint_report>& r) mutable {
+          if (r)
+            rp.deliver(std::make_shared<const checkpoint_report>(*r));
+          else
+            rp.deliver(to_caf_error(r.error()));
+        },
+        2, 0, if_changed);
       return rp;
     },
     [logic](tick_atom) { logic->tick(); },

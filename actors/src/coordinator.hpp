@@ -17,7 +17,8 @@ using checkpoint_report_ptr = std::shared_ptr<const checkpoint_report>;
 /// Spawns a coordinator and, linked to it, its five capture actors; points
 /// the node's cut sinks at the cache and trace captures.
 /// Answers `checkpoint_atom` with the id in hex, and
-/// `(checkpoint_atom, report_atom)` with a checkpoint_report_ptr.
+/// `(checkpoint_atom, report_atom, bool if_changed)` with a
+/// checkpoint_report_ptr (if_changed: see checkpointer::checkpoint_if_changed).
 caf::actor spawn_coordinator(node& n, std::shared_ptr<store> s, checkpoint_options opts);
 
 } // namespace amber

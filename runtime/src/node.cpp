@@ -57,8 +57,14 @@ node::node(std::shared_ptr<const registry> types, node_options opts)
   // The seed's per-cycle operation budget is CAF's per-resume throughput.
   if (opts_.config.cycle_op_budget)
     cfg_->set("scheduler.max-throughput", *opts_.config.cycle_op_budget);
+  types_->configure(*cfg_);
   if (opts_.configure)
     opts_.configure(*cfg_);
+  // A component type whose declared message types CAF does not know fails
+  // at spawn, not at the checkpoint that finds such a message in flight.
+  for (auto& rec : types_->records())
+    if (auto st = registry::check_messages(*types_->find(rec.type_name), *cfg_); !st)
+      unspawnable_.emplace(rec.type_name, st);
   system_ = std::make_unique<caf::actor_system>(*cfg_);
   core_->set_spawner([this](spawn_request req) {
     spawn_args args;
@@ -98,6 +104,8 @@ result<entry_ptr> node::spawn_locked(spawn_args args) {
   if (!type)
     return status(errc::unknown_type,
                   "component type '" + args.type_name + "' is not registered");
+  if (auto i = unspawnable_.find(args.type_name); i != unspawnable_.end())
+    return i->second;
   if (args.name.empty())
     return status::invalid_argument("a component of type '" + args.type_name
                                     + "' needs a name");
@@ -166,6 +174,8 @@ status node::install(const graph_def& graph) {
     if (!types_->find(inst.type_name))
       return status(errc::unknown_type, "graph '" + graph.name + "': instance '" + inst.name
                                           + "' has unregistered type '" + inst.type_name + "'");
+    if (auto i = unspawnable_.find(inst.type_name); i != unspawnable_.end())
+      return i->second.with_context("graph '" + graph.name + "': instance '" + inst.name + "'");
   }
   for (auto& e : graph.edges) {
     for (auto* end : {&e.from, &e.to})

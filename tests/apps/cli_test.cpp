@@ -95,7 +95,8 @@ TEST_CASE("bad command lines exit 2") {
          {"checkpoint", "--control", "127.0.0.1:notaport"},
          {"checkpoint", "--control", "127.0.0.1:1", "--timeout", "soon"},
          {"run", example("bank-small.toml"), "--checkpoint-every", "5 minutes"},
-         {"run", example("bank-small.toml"), "--checkpoint-every", "1s"}, // no store
+         {"run", example("bank-small.toml"), "--checkpoint-every", "1s", "--no-store"},
+         {"run", example("bank-small.toml"), "--store", "x", "--no-store"},
          {"run", example("bank-small.toml"), "--control", "0.0.0.0:0"},
        }) {
     std::string joined;

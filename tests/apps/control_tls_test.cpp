@@ -88,7 +88,8 @@ TEST_CASE("without TLS the control endpoint stays on loopback; with TLS it may l
   auto plain = run_amber({"run", example("bank-small.toml"), "--control", "0.0.0.0:0"});
   CHECK(plain.code == 2);
   CHECK(contains(plain.err, "only listens on a loopback address"));
-  child node(with({"run", example("bank-small.toml"), "--control", "0.0.0.0:0", "--json"},
+  child node(with({"run", example("bank-small.toml"), "--no-store", "--control", "0.0.0.0:0",
+                   "--json"},
                   tls_args(pki.settings("server"))));
   auto started = node.wait_for_line([](auto& l) { return contains(l, "\"started\""); });
   REQUIRE_MESSAGE(started, (node.out + node.err));

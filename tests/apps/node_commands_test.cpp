@@ -51,8 +51,23 @@ TEST_CASE("run starts a node from a graph file and stops on SIGINT with a final 
   CHECK(after[0].at("parents") == json::array({ids[0]}));
 }
 
-TEST_CASE("run without a store stops on SIGTERM without checkpointing") {
-  child node({"run", example("bank-small.toml"), "--json"});
+TEST_CASE("run without --store checkpoints into the default store, as its --help says") {
+  // Issue 11: run ignored $AMBER_STORE / ./amber-data and checkpointed nothing.
+  auto help = run_amber({"run", "--help"});
+  CHECK(contains(help.out, "default: $AMBER_STORE, else ./amber-data"));
+  scratch dir;
+  std::string store = dir / "default-store";
+  child node({"run", example("bank-small.toml"), "--json"}, {"AMBER_STORE=" + store});
+  auto started = node.wait_for_line([](auto& l) { return contains(l, "\"started\""); });
+  REQUIRE(started);
+  CHECK(json::parse(*started).at("store") == store);
+  node.signal(SIGTERM);
+  CHECK(node.wait() == 0);
+  CHECK(log_ids(store).size() == 1); // the final checkpoint
+}
+
+TEST_CASE("run --no-store stops on SIGTERM without checkpointing") {
+  child node({"run", example("bank-small.toml"), "--json", "--no-store"});
   auto started = node.wait_for_line([](auto& l) { return contains(l, "\"started\""); });
   REQUIRE(started);
   auto event = json::parse(*started);
@@ -87,7 +102,7 @@ TEST_CASE("checkpoint asks a running node through its control endpoint") {
 }
 
 TEST_CASE("checkpoint of a node without a store, or of no node at all, fails by name") {
-  child node({"run", example("bank-small.toml"), "--control", "localhost:0"});
+  child node({"run", example("bank-small.toml"), "--no-store", "--control", "localhost:0"});
   auto control = control_of(node);
   auto r = run_amber({"checkpoint", "--control", control});
   CHECK(r.code == 3);

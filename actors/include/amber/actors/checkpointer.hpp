@@ -56,12 +56,16 @@ struct checkpoint_report {
   uint64_t components = 0;
   uint64_t reused = 0;    ///< Components whose previous blob was reused.
   uint64_t in_flight = 0; ///< Messages recorded in the trace layer.
+  /// checkpoint_if_changed only: the cut equalled the node's last snapshot,
+  /// nothing was committed, and `id` is that snapshot.
+  bool unchanged = false;
 };
 
 struct checkpoint_options {
   /// How long a checkpoint may take before it is aborted (nothing committed).
   std::chrono::milliseconds timeout{30000};
-  /// Take a checkpoint every `interval`; zero: only on request.
+  /// Take a checkpoint every `interval` (one that commits nothing when
+  /// nothing changed, see checkpoint_if_changed); zero: only on request.
   std::chrono::milliseconds interval{0};
   /// `stop()` takes a final checkpoint first.
   bool checkpoint_on_stop = true;
@@ -87,6 +91,15 @@ public:
   /// Same, with the figures of the checkpoint.
   result<checkpoint_report> checkpoint_with_report();
 
+  /// A checkpoint that commits nothing when nothing changed: when the cut
+  /// equals the node's last snapshot — same node, incarnation, runtime and
+  /// registry, and every layer identical (states, members, graphs, timers,
+  /// pending requests, effects, messages in flight) — the report says
+  /// `unchanged` and carries that snapshot's id. For periodic checkpoints
+  /// of a node that may sit idle. A restored node's first checkpoint always
+  /// commits (its incarnation is new).
+  result<checkpoint_report> checkpoint_if_changed();
+
   /// Takes a checkpoint, waiting out one that is running (a periodic one,
   /// say) for up to `budget` instead of answering busy.
   result<digest> checkpoint_when_free(std::chrono::milliseconds budget);
@@ -99,6 +112,8 @@ public:
   const caf::actor& coordinator() const { return coordinator_; }
 
 private:
+  result<checkpoint_report> ask(bool if_changed);
+
   node& node_;
   std::shared_ptr<store> store_;
   checkpoint_options opts_;

@@ -45,8 +45,9 @@ struct node_options {
   uint64_t incarnation = 0;
   /// Scheduler threads; 0 keeps CAF's default (one per core).
   size_t worker_threads = 0;
-  /// Called on the actor system's config before the system starts, e.g. to
-  /// `add_message_type` the custom types components send each other.
+  /// Called on the actor system's config before the system starts, after
+  /// the registry's message types were added: e.g. CAF options, or
+  /// `add_message_type` of types not in the registry.
   std::function<void(caf::actor_system_config&)> configure;
 };
 
@@ -176,6 +177,8 @@ private:
 
   std::shared_ptr<const registry> types_;
   node_options opts_;
+  /// Component types that cannot be spawned, with why (check_messages).
+  std::map<std::string, status> unspawnable_;
   std::unique_ptr<caf::actor_system_config> cfg_;
   std::unique_ptr<caf::actor_system> system_;
   std::shared_ptr<node_core> core_;

@@ -1,19 +1,22 @@
-// amber: the command line. Each subcommand lives in store_commands.cpp,
-// graph_command.cpp or node_commands.cpp; docs/CLI.md describes them all.
+// amber::cli::main: the command line of `amber` and of a service's own
+// binary. Each subcommand lives in store_commands.cpp, graph_command.cpp or
+// node_commands.cpp; docs/CLI.md describes them all.
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <filesystem>
+
 #include "amber/checkpoint/archive.hpp"
+#include "amber/cli/main.hpp"
 #include "amber/runtime/node.hpp"
 #include "amber/storage/lmdb_store.hpp"
 #include "commands.hpp"
-#include "demo.hpp"
 #include "node_host.hpp"
 
-namespace {
+namespace amber::cli {
 
-using namespace amber::cli;
+namespace {
 
 constexpr const char* exit_codes_help =
   "Exit codes: 0 ok; 1 failed or found damage; 2 bad command line; 3 not found;\n"
@@ -37,16 +40,21 @@ CLI::Validator whole_number(uint64_t lo, uint64_t hi) {
     "INT in [" + std::to_string(lo) + " - " + std::to_string(hi) + "]");
 }
 
-std::string version_text() {
-  return fmt::format("amber {} (store format {}, export format {})", amber::runtime_version(),
-                     amber::lmdb_store::format_version, amber::archive_format_version);
+std::string version_text(const std::string& name) {
+  auto text = fmt::format("{} (amber {}, store format {}, export format {})", name,
+                          amber::runtime_version(), amber::lmdb_store::format_version,
+                          amber::archive_format_version);
+  if (name == "amber")
+    text = fmt::format("amber {} (store format {}, export format {})", amber::runtime_version(),
+                       amber::lmdb_store::format_version, amber::archive_format_version);
+  return text;
 }
 
 // The options every command has: --json, --version, and --store where it
 // reads or writes a store.
 void common(CLI::App* sub, context& ctx, bool store) {
   sub->add_flag("--json", ctx.json, "Machine-readable output: JSON on stdout");
-  sub->set_version_flag("--version", version_text());
+  sub->set_version_flag("--version", version_text(ctx.program));
   if (store)
     sub->add_option("--store", ctx.store_dir,
                     "Store directory (default: $AMBER_STORE, else ./amber-data)");
@@ -70,19 +78,40 @@ void host_options(CLI::App* sub, host_cli_options& opts) {
   tls_options(sub, opts.tls);
 }
 
+std::string name_of(const program& prog, int argc, char** argv) {
+  if (!prog.name.empty())
+    return prog.name;
+  if (argc > 0 && argv[0] && *argv[0])
+    return std::filesystem::path(argv[0]).filename().string();
+  return "amber";
+}
+
 } // namespace
 
-int main(int argc, char** argv) {
-  CLI::App app{"amber: actors with consistent checkpoints"};
-  app.set_version_flag("--version", version_text());
+int main(int argc, char** argv, std::shared_ptr<const registry> types,
+         std::function<void(caf::actor_system_config&)> configure) {
+  program prog;
+  prog.types = std::move(types);
+  prog.configure = std::move(configure);
+  return main(argc, argv, prog);
+}
+
+int main(int argc, char** argv, const program& prog) {
+  context ctx;
+  ctx.program = name_of(prog, argc, argv);
+  set_program_name(ctx.program);
+  ctx.types = prog.types ? prog.types : std::make_shared<const registry>();
+  ctx.configure = prog.configure;
+  for (auto& rec : ctx.types->records())
+    ctx.known_types.insert(rec.type_name);
+
+  CLI::App app{ctx.program + ": " + prog.description};
+  app.name(ctx.program);
+  app.set_version_flag("--version", version_text(ctx.program));
   app.require_subcommand(1);
   app.footer(exit_codes_help);
 
-  context ctx;
-
-  std::string demo_store = "./amber-data";
-  auto demo = app.add_subcommand("demo", "Run the bank demo: run, checkpoint, restore, run on");
-  demo->add_option("--store", demo_store, "Store directory (created when missing)");
+  std::vector<std::pair<CLI::App*, const extra_command*>> extras;
 
   std::string graph_path;
   host_cli_options host;
@@ -98,6 +127,8 @@ int main(int argc, char** argv) {
   run_graph->excludes(run_cluster);
   common(run, ctx, true);
   host_options(run, host);
+  run->add_flag("--no-store", host.no_store, "Run without a store: nothing is checkpointed")
+    ->excludes("--store");
 
   std::string spec;
   auto restore = app.add_subcommand("restore", "Start a node from a snapshot and keep it running");
@@ -193,6 +224,13 @@ int main(int argc, char** argv) {
                   "A cluster file: import a cluster export, each member's part into its store");
   common(imp, ctx, true);
 
+  for (auto& cmd : prog.commands) {
+    auto sub = app.add_subcommand(cmd.name, cmd.description);
+    sub->prefix_command();      // everything after the name is the command's
+    sub->set_help_flag();       // its own --help too
+    extras.emplace_back(sub, &cmd);
+  }
+
   graph_options graph_opts;
   auto graph = app.add_subcommand(
     "graph", "The component topology of a graph file or snapshot, or the snapshot DAG");
@@ -211,16 +249,11 @@ int main(int argc, char** argv) {
     return rc == 0 ? exit_ok : exit_usage;
   }
 
-  if (demo->parsed())
-    return amber::app::run_demo(demo_store);
+  for (auto& [sub, cmd] : extras)
+    if (sub->parsed())
+      return cmd->run(sub->remaining());
 
   ctx.finish_setup();
-  if (auto types = amber_types()) {
-    for (auto& rec : (*types)->records())
-      ctx.known_types.insert(rec.type_name);
-  } else {
-    return fail(ctx, types.error());
-  }
 
   if (run->parsed()) {
     if (!cluster_opts.file.empty())
@@ -260,3 +293,5 @@ int main(int argc, char** argv) {
     return cmd_graph(ctx, graph_opts);
   return exit_usage;
 }
+
+} // namespace amber::cli
