@@ -52,6 +52,10 @@ std::string types_hint(const context& ctx) {
            "(docs/CLI.md)";
 }
 
+std::string kept_branch_ref(const std::string& node_name, const digest& head) {
+  return "nodes/" + node_name + "/kept/" + head.to_hex().substr(0, 12);
+}
+
 int exit_code_for(const status& st) {
   switch (st.code()) {
     case errc::not_found:

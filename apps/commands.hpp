@@ -83,6 +83,15 @@ struct host_cli_options {
   bool no_store = false; ///< run --no-store: no store, nothing checkpointed.
 };
 int cmd_run(const context& ctx, const std::string& graph_path, const host_cli_options& opts);
+
+/// The ref that keeps a node's former head when a snapshot off it is
+/// restored: nodes/<node>/kept/<12 hex digits of the head>.
+std::string kept_branch_ref(const std::string& node_name, const digest& head);
+/// `restore` of `id` when node `node_name`'s head is elsewhere: sets
+/// kept_branch_ref to the head (so gc --keep cannot collect that branch)
+/// and warns. @return 0, or the exit code of a store failure (printed).
+int keep_head_branch(const context& ctx, store& s, const std::string& node_name,
+                     const digest& id);
 int cmd_restore(const context& ctx, const std::string& spec, const host_cli_options& opts);
 
 /// `run --cluster FILE --member NAME` and `restore --cluster ...`.

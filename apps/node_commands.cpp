@@ -109,6 +109,27 @@ std::function<void(caf::actor_system_config&)> configure_for(const context& ctx,
 
 } // namespace
 
+int keep_head_branch(const context& ctx, store& s, const std::string& node_name,
+                     const digest& id) {
+  auto head = s.get_ref(head_ref(node_name));
+  if (!head) {
+    if (head.error().is_not_found())
+      return 0;
+    return fail(ctx, head.error().with_context("reading the head of node '" + node_name + "'"));
+  }
+  if (*head == id)
+    return 0;
+  // The restored node's checkpoints move the head off the current head's
+  // branch; a ref keeps that branch from `gc --keep` (gc keeps every ref).
+  auto kept = kept_branch_ref(node_name, *head);
+  if (status st = s.set_ref(kept, *head); !st)
+    return fail(ctx, st.with_context("keeping the head's branch as " + kept));
+  warn("restoring " + id.short_hex() + ", which is not the head of node '" + node_name + "' ("
+       + head->short_hex() + "): this node's checkpoints will move the head to a new branch; "
+       "the old head stays reachable as ref " + kept + " (gc keeps every ref)");
+  return 0;
+}
+
 int cmd_run(const context& ctx, const std::string& graph_path, const host_cli_options& opts) {
   block_stop_signals();
   host_plan plan;
@@ -156,6 +177,8 @@ int cmd_restore(const context& ctx, const std::string& spec, const host_cli_opti
   auto snap = load_snapshot(**db, id);
   if (!snap)
     return fail(ctx, snap.error().with_context("restoring " + id.short_hex()));
+  if (int rc = keep_head_branch(ctx, **db, snap->meta.node.name, id))
+    return rc;
   restore_options ropts;
   ropts.config = snap->world.config;
   ropts.worker_threads = plan.threads;

@@ -19,6 +19,7 @@ packages=(
   libbenchmark-dev
   libpq-dev
   postgresql
+  doxygen
 )
 
 missing=()

@@ -60,6 +60,9 @@ using remote_count_ptr = std::shared_ptr<const remote_count_report>;
 using remote_count_atom = caf::atom_constant<caf::atom("a_rcount")>;
 /// Trace capture -> on_all_reported: (all_reported, epoch).
 using all_reported_atom = caf::atom_constant<caf::atom("a_allrep")>;
+/// Coordinator -> trace capture, for a cut that timed out: (stalled, epoch)
+/// answers which components hold it up (empty when none is known).
+using stalled_atom = caf::atom_constant<caf::atom("a_stalled")>;
 
 /// What a capture answers: its layer, the blobs to write, and every blob
 /// the layer references.

@@ -41,6 +41,7 @@ struct round {
   int retries_left = 2; ///< For a spoiled cut (see node_core::spoil).
   bool cluster = false;  ///< Opened for a cluster cut (no retries: the cluster moves on).
   bool if_changed = false; ///< Commit nothing when the cut equals its parent.
+  bool diagnosing = false; ///< Timed out: asking which components stall it.
 };
 
 struct coordinator_state {
@@ -242,14 +243,28 @@ private:
     self_->request(self_->state.captures[i], budget, std::move(msg))
       .then([this, r, i](capture_result_ptr& res) { on_layer(r, i, std::move(res)); },
             [this, r, kind](caf::error& err) {
+              if (r->done || r->diagnosing)
+                return;
               auto why = from_caf_error(self_->system(), err);
-              if (why.code() == errc::timeout)
-                why = status(errc::timeout, "the cut did not complete within "
-                                              + std::to_string(opts_.timeout.count())
-                                              + " ms (counts never balanced); nothing was "
-                                                "committed");
-              end(r, why.with_context(std::string("capturing the ") + to_string(kind)
-                                      + " layer"));
+              auto context = std::string("capturing the ") + to_string(kind) + " layer";
+              if (why.code() != errc::timeout) {
+                end(r, why.with_context(context));
+                return;
+              }
+              why = status(errc::timeout, "the cut of node '" + node_->name()
+                                            + "' did not complete within "
+                                            + std::to_string(opts_.timeout.count())
+                                            + " ms; nothing was committed");
+              // Name who holds the cut up: the trace capture's ledger knows.
+              r->diagnosing = true;
+              self_->request(self_->state.captures[static_cast<size_t>(layer_kind::trace)],
+                             std::chrono::seconds(2), stalled_atom::value, r->ctx->epoch())
+                .then(
+                  [this, r, why, context](std::string& who) {
+                    auto st = who.empty() ? why : status(why.code(), why.message() + ": " + who);
+                    end(r, st.with_context(context));
+                  },
+                  [this, r, why, context](caf::error&) { end(r, why.with_context(context)); });
             });
   }
 

@@ -99,6 +99,43 @@ bool cut_ledger::on_flight(uint32_t receiver) {
   return true;
 }
 
+std::string cut_ledger::stalled(size_t max) const {
+  std::vector<std::pair<uint32_t, const member*>> sorted;
+  for (auto& [id, m] : members_)
+    sorted.emplace_back(id, &m);
+  std::sort(sorted.begin(), sorted.end());
+  auto name = [](uint32_t id, const member& m) {
+    return m.info ? "'" + m.info->name + "'" : "instance " + std::to_string(id);
+  };
+  std::string not_cut, waiting;
+  size_t n_not_cut = 0, n_waiting = 0;
+  for (auto& [id, m] : sorted) {
+    if (m->dropped)
+      continue;
+    if (!m->reported) {
+      if (n_not_cut++ < max)
+        not_cut += (not_cut.empty() ? "" : ", ") + name(id, *m);
+    } else if (m->deficit > 0) {
+      if (n_waiting++ < max)
+        waiting += (waiting.empty() ? "" : ", ") + name(id, *m) + " ("
+                   + std::to_string(m->deficit) + " message" + (m->deficit == 1 ? "" : "s")
+                   + ")";
+    }
+  }
+  auto more = [max](size_t n) {
+    return n > max ? " and " + std::to_string(n - max) + " more" : std::string();
+  };
+  std::string out;
+  if (n_not_cut > 0)
+    out = std::to_string(n_not_cut) + " component(s) never cut (busy in a handler, or "
+          "blocked): " + not_cut + more(n_not_cut);
+  if (n_waiting > 0)
+    out += (out.empty() ? "" : "; ") + std::to_string(n_waiting)
+           + " component(s) still waiting for messages sent before the cut: " + waiting
+           + more(n_waiting);
+  return out;
+}
+
 bool cut_ledger::reported(uint32_t id) const {
   auto i = members_.find(id);
   return i != members_.end() && i->second.reported;

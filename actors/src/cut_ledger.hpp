@@ -68,6 +68,12 @@ public:
   std::vector<component_info_ptr> members() const;
   size_t member_count() const { return reported_count_; }
 
+  /// Why the cut is not complete, naming at most `max` components of each
+  /// kind: those that have not cut, and those still waiting for messages
+  /// sent to them before the cut ("acct-3 (2 messages)"). Empty when
+  /// balanced.
+  std::string stalled(size_t max = 10) const;
+
 private:
   struct member {
     component_info_ptr info;

@@ -228,6 +228,20 @@ caf::behavior trace_capture(self_ptr self) {
       for (auto e : epochs)
         finish(e);
     },
+    [self](stalled_atom, uint64_t epoch) -> std::string {
+      auto i = self->state.rounds.find(epoch);
+      if (i == self->state.rounds.end() || !i->second.ctx)
+        return std::string();
+      auto& r = i->second;
+      auto out = r.ledger.stalled();
+      if (!r.remote_pending.empty()) {
+        std::string members;
+        for (auto& m : r.remote_pending)
+          members += (members.empty() ? "'" : ", '") + m + "'";
+        out += (out.empty() ? "" : "; ") + std::string("no marker yet from member(s) ") + members;
+      }
+      return out;
+    },
     [self, sums](abort_atom, uint64_t epoch) {
       close_rounds_through(self->state, epoch);
       sums->by_epoch.erase(sums->by_epoch.begin(), sums->by_epoch.upper_bound(epoch));

@@ -1,6 +1,7 @@
 #include "component_host.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <caf/actor_system.hpp>
 #include <caf/detail/invoke_result_visitor.hpp>
@@ -22,7 +23,25 @@ void raise_to(std::atomic<uint64_t>& target, uint64_t value) {
   }
 }
 
+// How many unexpected messages one component reports before it goes quiet.
+constexpr uint64_t unexpected_reports = 10;
+
 } // namespace
+
+caf::result<caf::message> component_host::on_unexpected(caf::message_view& x) {
+  // CAF's default handler prints to stdout, which belongs to the program's
+  // output (amber run --json); report on stderr, and answer a request with
+  // CAF's unexpected_message error as its drop would.
+  if (++unexpected_ <= unexpected_reports) {
+    auto& info = *entry_->info;
+    std::fprintf(stderr,
+                 "amber: warning: component '%s' (%s) has no handler for %s; dropped%s\n",
+                 info.name.c_str(), info.type_name.c_str(),
+                 caf::to_string(x.content()).c_str(),
+                 unexpected_ == unexpected_reports ? " (further ones are not reported)" : "");
+  }
+  return caf::sec::unexpected_message;
+}
 
 component_host::component_host(caf::actor_config& cfg, component_init init,
                                make_component_fn make)
@@ -39,6 +58,10 @@ component_host::component_host(caf::actor_config& cfg, component_init init,
 
 component_host::~component_host() = default;
 
+caf::scheduled_actor::default_handler component_host::unexpected_handler() {
+  return [this](caf::scheduled_actor*, caf::message_view& x) { return on_unexpected(x); };
+}
+
 const char* component_host::name() const {
   return "amber.component";
 }
@@ -51,8 +74,9 @@ void component_host::initialize() {
     return;
   }
   set_down_handler([this](caf::down_msg& dm) { on_down(dm); });
-  // Unexpected messages are dropped (requests get an error), never printed.
-  set_default_handler(caf::drop);
+  // Unexpected messages are dropped (requests get an error) and reported on
+  // stderr, never printed on stdout.
+  set_default_handler(unexpected_handler());
   if (held_) {
     // Restore: run nothing of the component (not even make_behavior, whose
     // sends could overtake re-delivered messages) until released; skipped
@@ -60,7 +84,7 @@ void component_host::initialize() {
     set_default_handler(caf::skip);
     become(caf::behavior{[this](release_atom) {
       held_ = false;
-      set_default_handler(caf::drop);
+      set_default_handler(unexpected_handler());
       start_user_code();
     }});
     return;

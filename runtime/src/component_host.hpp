@@ -60,6 +60,9 @@ public:
   const std::vector<uint32_t>& wired(const std::string& port);
 
 private:
+  caf::result<caf::message> on_unexpected(caf::message_view& x);
+  caf::scheduled_actor::default_handler unexpected_handler();
+
   struct peer {
     entry_ptr entry;
     uint64_t sent = 0; ///< Stamped messages sent to it, for the cut's counts.
@@ -113,6 +116,7 @@ private:
 
   std::shared_ptr<node_core> core_;
   entry_ptr entry_;
+  uint64_t unexpected_ = 0; ///< Messages no handler took.
   std::unique_ptr<component_base> impl_;
   std::string restored_record_; ///< A restore's runtime record, until release.
   bool held_;

@@ -131,7 +131,7 @@ result<import_report> import_snapshot(store& s, const std::string& path,
 struct cluster_import_member {
   std::string member;
   import_report snapshot;  ///< Its node snapshot, written into its store.
-  bool cluster_head_moved = false; ///< clusters/<name>/head moved in its store.
+  bool cluster_head_moved = false; ///< `clusters/<name>/head` moved in its store.
 };
 
 struct cluster_import_report {

@@ -39,7 +39,7 @@ struct cluster_member_spec {
 
 struct cluster_spec {
   std::string path; ///< The file it came from (for messages).
-  std::string name; ///< Names the cluster's head ref: clusters/<name>/head.
+  std::string name; ///< Names the cluster's head ref: `clusters/<name>/head`.
   std::vector<cluster_member_spec> members; ///< In file order.
   tls_settings tls;
   /// A cluster checkpoint every interval (0: only on request).

@@ -40,7 +40,7 @@ namespace amber {
 const char* runtime_version() noexcept;
 
 struct node_options {
-  std::string name = "node"; ///< Names the node's head ref: nodes/<name>/head.
+  std::string name = "node"; ///< Names the node's head ref: `nodes/<name>/head`.
   node_config config;
   uint64_t incarnation = 0;
   /// Scheduler threads; 0 keeps CAF's default (one per core).
