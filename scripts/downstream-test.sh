@@ -66,6 +66,8 @@ kill -INT "$kv_pid"
 wait "$kv_pid" || fail "kv run exited $?"
 kv_pid=""
 grep -q '"final"' "$tmp/run.out" || fail "no final checkpoint"
+periodic=$(grep -c '"periodic"' "$tmp/run.out" || true)
+[ "$periodic" -ge 2 ] || fail "only $periodic periodic checkpoints while the loader ran"
 [ -s "$tmp/run.err" ] && { cat "$tmp/run.err" >&2; fail "kv run wrote to stderr"; }
 
 "$kv" verify --store "$store" >/dev/null || fail "verify"
