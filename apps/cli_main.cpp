@@ -40,14 +40,14 @@ CLI::Validator whole_number(uint64_t lo, uint64_t hi) {
     "INT in [" + std::to_string(lo) + " - " + std::to_string(hi) + "]");
 }
 
+// "amber 0.1.0 (store format 1, export format 1)"; a service's binary:
+// "kv (amber 0.1.0, store format 1, export format 1)".
 std::string version_text(const std::string& name) {
-  auto text = fmt::format("{} (amber {}, store format {}, export format {})", name,
-                          amber::runtime_version(), amber::lmdb_store::format_version,
-                          amber::archive_format_version);
+  auto formats = fmt::format("store format {}, export format {}",
+                             amber::lmdb_store::format_version, amber::archive_format_version);
   if (name == "amber")
-    text = fmt::format("amber {} (store format {}, export format {})", amber::runtime_version(),
-                       amber::lmdb_store::format_version, amber::archive_format_version);
-  return text;
+    return fmt::format("amber {} ({})", amber::runtime_version(), formats);
+  return fmt::format("{} (amber {}, {})", name, amber::runtime_version(), formats);
 }
 
 // The options every command has: --json, --version, and --store where it
