@@ -86,7 +86,7 @@ int show_topology(const context& ctx, const graph_options& opts, const std::stri
 }
 
 int show_dag(const context& ctx, const graph_options& opts) {
-  auto db = open_store(ctx, false);
+  auto db = open_store(ctx, store_access::read);
   if (!db)
     return fail(ctx, db.error());
   auto hist = read_history(**db);
@@ -242,7 +242,7 @@ int cmd_graph(const context& ctx, const graph_options& opts) {
       return fail(ctx, g.error(), g.error().is_not_found() ? exit_not_found : exit_bad_graph);
     return show_topology(ctx, opts, g->node_name, g->graphs);
   }
-  auto db = open_store(ctx, false);
+  auto db = open_store(ctx, store_access::read);
   if (!db)
     return fail(ctx, db.error());
   digest id;
