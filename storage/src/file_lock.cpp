@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <thread>
 
 namespace amber {
@@ -24,18 +25,24 @@ struct flock whole_file(short type) {
 
 } // namespace
 
-const std::string& file_lock::self_description() {
-  static const std::string text = [] {
-    std::ifstream in("/proc/self/cmdline", std::ios::binary);
-    std::string cmd{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
-    while (!cmd.empty() && cmd.back() == ' ')
-      cmd.pop_back();
-    if (cmd.size() > 200)
-      cmd = cmd.substr(0, 197) + "...";
-    return "pid " + std::to_string(::getpid()) + (cmd.empty() ? "" : ": " + cmd);
-  }();
-  return text;
+std::string file_lock::self_description() {
+  // Cached per process id: a forked child is another holder.
+  static std::mutex mutex;
+  static pid_t cached_pid = 0;
+  static std::string cached;
+  std::lock_guard<std::mutex> guard(mutex);
+  if (cached_pid == ::getpid())
+    return cached;
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string cmd{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+  while (!cmd.empty() && cmd.back() == ' ')
+    cmd.pop_back();
+  if (cmd.size() > 200)
+    cmd = cmd.substr(0, 197) + "...";
+  cached_pid = ::getpid();
+  cached = "pid " + std::to_string(cached_pid) + (cmd.empty() ? "" : ": " + cmd);
+  return cached;
 }
 
 result<std::unique_ptr<file_lock>> file_lock::open(const std::string& path) {
@@ -55,7 +62,7 @@ bool file_lock::try_lock() {
     return false;
   held_ = true;
   // Best effort: the description only serves messages of waiting processes.
-  const std::string& me = self_description();
+  const std::string me = self_description();
   if (::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, me.data(), me.size(), 0) < 0) {
   }
   return true;

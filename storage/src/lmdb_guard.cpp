@@ -54,17 +54,24 @@ void on_assert(MDB_env*, const char* msg) {
 } // namespace
 
 void install_fault_handlers(MDB_env* env) {
-  static std::once_flag once;
-  std::call_once(once, [] {
+  // Checked at every store open, not once: a test framework (or anyone)
+  // may have put its own handler in place since; ours then passes on to it.
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> guard(mutex);
+  for (int sig : {SIGBUS, SIGSEGV}) {
+    struct sigaction now;
+    if (sigaction(sig, nullptr, &now) == 0 && (now.sa_flags & SA_SIGINFO)
+        && now.sa_sigaction == on_fault)
+      continue;
     struct sigaction sa;
     std::memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fault;
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, &previous_bus);
-    sigaction(SIGSEGV, &sa, &previous_segv);
-  });
-  mdb_env_set_assert(env, on_assert);
+    sigaction(sig, &sa, sig == SIGBUS ? &previous_bus : &previous_segv);
+  }
+  if (env)
+    mdb_env_set_assert(env, on_assert);
 }
 
 const fault_info& last_fault() {

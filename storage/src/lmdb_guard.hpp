@@ -8,7 +8,8 @@
 // which abort the process. `guarded` runs one LMDB call (or one copy out of
 // the map) with a recovery point: a fault or an assertion inside it jumps
 // back and the call returns `mdb_fault`, with `last_fault()` saying what
-// happened. Outside a guarded call the signals keep their previous action.
+// happened. Outside a guarded call a signal goes on to the handler that was
+// in place before (or takes its default action).
 //
 // Rules for the callable (it is jumped over, so it must own nothing): call
 // C functions only (mdb_*, memcpy); construct no object with a destructor.
@@ -16,6 +17,9 @@
 //
 // Thread-safety: the recovery point is per thread; any thread may use
 // `guarded` at any time. `install_fault_handlers` is idempotent.
+//
+// Limit: a program that installs its own SIGBUS/SIGSEGV handler after a
+// store was opened takes these signals away until the next open.
 
 #include <lmdb.h>
 #include <setjmp.h>
@@ -36,8 +40,9 @@ struct fault_info {
   char assertion[400] = {};   ///< LMDB's assertion text.
 };
 
-/// Installs the SIGBUS and SIGSEGV handlers (once per process) and makes
-/// `env` report assertions to the current recovery point instead of aborting.
+/// Installs the SIGBUS and SIGSEGV handlers (again if someone replaced
+/// them) and makes `env` (unless null) report assertions to the current
+/// recovery point instead of aborting.
 void install_fault_handlers(MDB_env* env);
 
 /// The description of this thread's last fault.

@@ -48,7 +48,7 @@ public:
   const std::string& path() const { return path_; }
 
   /// "pid <pid>: <this process's command line>", cut to 200 bytes.
-  static const std::string& self_description();
+  static std::string self_description();
 
 private:
   file_lock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}

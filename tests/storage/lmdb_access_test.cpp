@@ -1,0 +1,264 @@
+// lmdb_store in a hostile environment: a store the user may only read, a
+// write lock held by another process, two holders of one lease, a full disk.
+// Tests that need root (another user, a small tmpfs) skip, saying so, when
+// not run as root; CI runs them as root.
+
+#include "amber/storage/lmdb_store.hpp"
+
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "support/temp_dir.hpp"
+
+using amber::errc;
+using amber::file_lock;
+using amber::lmdb_options;
+using amber::lmdb_store;
+using amber::sha256;
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+using test::temp_dir;
+
+lmdb_options create_opts() {
+  lmdb_options o;
+  o.create_if_missing = true;
+  o.map_size = uint64_t{1} << 28;
+  o.no_sync = true;
+  return o;
+}
+
+lmdb_options read_only_opts() {
+  lmdb_options o;
+  o.read_only = true;
+  return o;
+}
+
+// Runs `body` in a forked child and returns its exit code (128+N for a signal).
+template <class F>
+int in_child(F&& body) {
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0)
+    std::_Exit(body());
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void chmod_tree(const fs::path& dir, fs::perms file_perms, fs::perms dir_perms) {
+  for (auto& e : fs::directory_iterator(dir))
+    fs::permissions(e.path(), file_perms);
+  fs::permissions(dir, dir_perms);
+}
+
+} // namespace
+
+TEST_CASE("a read-only open reads the store and refuses every write") {
+  temp_dir dir;
+  {
+    auto s = lmdb_store::open(dir.str(), create_opts());
+    REQUIRE(s.ok());
+    REQUIRE((*s)->put_blobs({"kept"}).ok());
+  }
+  auto s = lmdb_store::open(dir.str(), read_only_opts());
+  REQUIRE_MESSAGE(s.ok(), s.error().to_string());
+  CHECK((*s)->read_only());
+  std::string back;
+  CHECK((*s)->get_blob(sha256("kept"), &back).ok());
+  CHECK(back == "kept");
+  auto w = (*s)->put_blobs({"new"});
+  REQUIRE_FALSE(w.ok());
+  CHECK(w.error().code() == errc::invalid_argument);
+  CHECK(w.error().message().find("read-only") != std::string::npos);
+  // read_only never creates.
+  temp_dir none;
+  lmdb_options o = read_only_opts();
+  o.create_if_missing = true;
+  auto created = lmdb_store::open(none.str(), o);
+  REQUIRE_FALSE(created.ok());
+  CHECK(created.error().code() == errc::not_a_store);
+}
+
+TEST_CASE("a user who may only read a store (no lock file, read-only files) reads it") {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: needs root to switch to an unprivileged user");
+    return;
+  }
+  temp_dir dir;
+  {
+    auto s = lmdb_store::open(dir.str(), create_opts());
+    REQUIRE(s.ok());
+    REQUIRE((*s)->put_blobs({"kept"}).ok());
+  }
+  fs::remove(dir.path() / "lock.mdb"); // it may not be created either
+  chmod_tree(dir.path(), fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read,
+             fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read
+               | fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+  int rc = in_child([&] {
+    // nobody: 65534 on Debian.
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+      return 90;
+    auto writer = lmdb_store::open(dir.str(), lmdb_options{});
+    if (writer.ok())
+      return 91; // it could not write anything: a writable open must fail
+    auto s = lmdb_store::open(dir.str(), read_only_opts());
+    if (!s.ok())
+      return 92;
+    std::string back;
+    if (!(*s)->get_blob(sha256("kept"), &back).ok() || back != "kept")
+      return 93;
+    return 0;
+  });
+  fs::permissions(dir.path(), fs::perms::owner_all);
+  CHECK(rc == 0);
+  CHECK_FALSE(fs::exists(dir.path() / "lock.mdb"));
+}
+
+TEST_CASE("a write waits for another process's write lock, names it, and gives up in time") {
+  temp_dir dir;
+  auto s = lmdb_store::open(dir.str(), create_opts());
+  REQUIRE(s.ok());
+  s->reset();
+  // A child holds the lock as a writer stopped inside its commit would.
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  pid_t holder = ::fork();
+  REQUIRE(holder >= 0);
+  if (holder == 0) {
+    auto lock = file_lock::open(dir.str() + "/write.lock");
+    if (!lock || !(*lock)->lock(0ms).ok())
+      std::_Exit(1);
+    char c = 'x';
+    if (::write(ready[1], &c, 1) != 1)
+      std::_Exit(2);
+    ::pause();
+    std::_Exit(0);
+  }
+  char c;
+  REQUIRE(::read(ready[0], &c, 1) == 1);
+  lmdb_options o = create_opts();
+  o.lock_timeout = 300ms;
+  std::vector<std::string> heard;
+  o.on_lock_wait = [&](const std::string& who) { heard.push_back(who); };
+  s = lmdb_store::open(dir.str(), o);
+  REQUIRE(s.ok());
+  auto start = std::chrono::steady_clock::now();
+  auto w = (*s)->put_blobs({"blocked"});
+  auto waited = std::chrono::steady_clock::now() - start;
+  REQUIRE_FALSE(w.ok());
+  CHECK(w.error().code() == errc::busy);
+  CHECK(w.error().message().find("pid " + std::to_string(holder)) != std::string::npos);
+  CHECK(waited >= 300ms);
+  CHECK(waited < 5s);
+  REQUIRE(heard.size() == 1);
+  CHECK(heard[0].find("pid " + std::to_string(holder)) != std::string::npos);
+  // The holder dies: the kernel releases its lock and the write goes through.
+  ::kill(holder, SIGKILL);
+  ::waitpid(holder, nullptr, 0);
+  CHECK((*s)->put_blobs({"free again"}).ok());
+  ::close(ready[0]);
+  ::close(ready[1]);
+}
+
+TEST_CASE("a lease has one holder at a time and is released when its holder dies") {
+  temp_dir dir;
+  auto s = lmdb_store::open(dir.str(), create_opts());
+  REQUIRE(s.ok());
+  auto first = (*s)->lease("nodes/bank");
+  REQUIRE_MESSAGE(first.ok(), first.error().to_string());
+  auto second = (*s)->lease("nodes/bank");
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.error().code() == errc::busy);
+  CHECK(second.error().message().find("pid " + std::to_string(::getpid())) != std::string::npos);
+  CHECK((*s)->lease("nodes/other").ok()); // another name is another lease
+  first->reset();
+  CHECK((*s)->lease("nodes/bank").ok());
+
+  // Another process holds it; SIGKILL frees it.
+  s->reset();
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  pid_t holder = ::fork();
+  REQUIRE(holder >= 0);
+  if (holder == 0) {
+    auto child_store = lmdb_store::open(dir.str(), create_opts());
+    if (!child_store)
+      std::_Exit(1);
+    auto lease = (*child_store)->lease("nodes/bank");
+    char c = lease ? 'y' : 'n';
+    if (::write(ready[1], &c, 1) != 1)
+      std::_Exit(2);
+    ::pause();
+    std::_Exit(0);
+  }
+  char c = 0;
+  REQUIRE(::read(ready[0], &c, 1) == 1);
+  REQUIRE(c == 'y');
+  s = lmdb_store::open(dir.str(), create_opts());
+  REQUIRE(s.ok());
+  auto taken = (*s)->lease("nodes/bank");
+  REQUIRE_FALSE(taken.ok());
+  CHECK(taken.error().message().find("pid " + std::to_string(holder)) != std::string::npos);
+  ::kill(holder, SIGKILL);
+  ::waitpid(holder, nullptr, 0);
+  CHECK((*s)->lease("nodes/bank").ok());
+  ::close(ready[0]);
+  ::close(ready[1]);
+}
+
+TEST_CASE("a full disk is no_space, 'no space left on device', and the store stays readable") {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: needs root to mount a small tmpfs");
+    return;
+  }
+  temp_dir dir;
+  fs::create_directories(dir.path());
+  if (::mount("tmpfs", dir.str().c_str(), "tmpfs", 0, "size=1m") != 0) {
+    MESSAGE("skipped: cannot mount a tmpfs here: " << std::strerror(errno));
+    return;
+  }
+  struct unmount {
+    std::string at;
+    ~unmount() { ::umount2(at.c_str(), MNT_DETACH); }
+  } on_exit{dir.str()};
+  std::string store_dir = dir.str() + "/store";
+  auto s = lmdb_store::open(store_dir, create_opts());
+  REQUIRE(s.ok());
+  std::vector<std::string> written;
+  amber::status full;
+  for (int i = 0; i < 40 && full.is_ok(); ++i) {
+    std::string blob(100 * 1024, static_cast<char>('a' + i % 26));
+    blob += std::to_string(i);
+    auto r = (*s)->put_blobs({blob});
+    if (r.ok())
+      written.push_back(blob);
+    else
+      full = r.error();
+  }
+  REQUIRE_FALSE(full.is_ok());
+  CHECK(full.code() == errc::no_space);
+  CHECK(full.message().find("no space left on device") != std::string::npos);
+  REQUIRE_FALSE(written.empty());
+  // What committed before stays readable, in this process and after a reopen.
+  for (auto& b : written)
+    CHECK((*s)->has_blob(sha256(b)).ok());
+  s->reset();
+  auto again = lmdb_store::open(store_dir, read_only_opts());
+  REQUIRE_MESSAGE(again.ok(), again.error().to_string());
+  std::string back;
+  CHECK((*again)->get_blob(sha256(written.back()), &back).ok());
+}
