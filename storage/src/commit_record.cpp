@@ -51,7 +51,8 @@ result<std::optional<uint64_t>> commit_record::read(const std::string& dir) {
   std::string path = path_in(dir);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT)
+    // No record (or none this user may read): nothing to compare with.
+    if (errno == ENOENT || errno == EACCES)
       return std::optional<uint64_t>{};
     return status::io_error("cannot read " + path + ": " + std::strerror(errno));
   }

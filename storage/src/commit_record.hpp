@@ -38,8 +38,8 @@ public:
 
   /// Reads the newest valid slot of the record in `dir`.
   /// @return the transaction id; nullopt when there is no record (a store
-  ///         of an older build, or a copy of data.mdb alone) or no valid
-  ///         slot; io_error when it exists but cannot be read.
+  ///         of an older build, or a copy of data.mdb alone), the user may
+  ///         not read it, or no slot is valid; io_error when reading fails.
   static result<std::optional<uint64_t>> read(const std::string& dir);
 
   /// Opens the record in `dir` for writing (creating it).

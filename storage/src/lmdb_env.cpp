@@ -469,6 +469,12 @@ result<detail::lmdb_file_facts> check_data_file(const std::string& path) {
 // the tree (written by the same transaction) and in last-commit (outside
 // data.mdb). See commit_record.hpp.
 status check_rollback(lmdb_store::impl& s, const detail::lmdb_file_facts& facts) {
+  // The record first: it is written after each commit, so it never names a
+  // transaction newer than the one a read transaction begun later sees,
+  // however a writer of another process races with this open.
+  auto recorded = detail::commit_record::read(s.dir);
+  if (!recorded)
+    return recorded.error();
   lmdb_txn t(s);
   AMBER_RETURN_IF_ERROR(t.begin(true));
   uint64_t opened = mdb_txn_id(t.get());
@@ -476,15 +482,11 @@ status check_rollback(lmdb_store::impl& s, const detail::lmdb_file_facts& facts)
   status st = s.get(t.get(), s.meta, txn_key, &raw, "the transaction record of " + s.dir);
   if (!st && !st.is_not_found())
     return st;
-  int page = facts.newest;
   if (st && bytes_u64(raw) != opened)
     return status::corruption(
-      s.name() + " is damaged: meta page " + std::to_string(page) + " of data.mdb names "
-      "transaction " + std::to_string(opened) + ", but the tree it points at was written by "
-      "transaction " + std::to_string(bytes_u64(raw)) + " (a damaged meta page)");
-  auto recorded = detail::commit_record::read(s.dir);
-  if (!recorded)
-    return recorded.error();
+      s.name() + " is damaged: meta page " + std::to_string(facts.newest) + " of data.mdb "
+      "names transaction " + std::to_string(opened) + ", but the tree it points at was written "
+      "by transaction " + std::to_string(bytes_u64(raw)) + " (a damaged meta page)");
   if (*recorded && **recorded > opened)
     return status::corruption(
       s.name() + " was rolled back: it committed transaction " + std::to_string(**recorded)

@@ -262,3 +262,55 @@ TEST_CASE("a full disk is no_space, 'no space left on device', and the store sta
   std::string back;
   CHECK((*again)->get_blob(sha256(written.back()), &back).ok());
 }
+
+TEST_CASE("opening a store while another process commits never reports damage") {
+  // The meta pages and last-commit change under the opener: its checks must
+  // not take a commit in flight for a damaged or rolled-back store.
+  temp_dir dir;
+  {
+    auto s = lmdb_store::open(dir.str(), create_opts());
+    REQUIRE(s.ok());
+    REQUIRE((*s)->put_blobs({"first"}).ok());
+  }
+  pid_t writer = ::fork();
+  REQUIRE(writer >= 0);
+  if (writer == 0) {
+    lmdb_options o = create_opts();
+    o.no_sync = false; // last-commit written with fdatasync, as in production
+    auto s = lmdb_store::open(dir.str(), o);
+    if (!s)
+      std::_Exit(1);
+    for (int i = 0; i < 400; ++i)
+      if (!(*s)->put_blobs({"blob " + std::to_string(i)}).ok())
+        std::_Exit(2);
+    std::_Exit(0);
+  }
+  int opens = 0;
+  std::string failure;
+  for (;;) {
+    int st = 0;
+    bool done = ::waitpid(writer, &st, WNOHANG) == writer;
+    auto s = lmdb_store::open(dir.str(), read_only_opts());
+    ++opens;
+    if (!s) {
+      failure = s.error().to_string();
+      break;
+    }
+    if (auto refs = (*s)->list_blobs(); !refs) {
+      failure = refs.error().to_string();
+      break;
+    }
+    if (done) {
+      CHECK(WIFEXITED(st));
+      CHECK(WEXITSTATUS(st) == 0);
+      writer = -1;
+      break;
+    }
+  }
+  if (writer > 0) {
+    ::kill(writer, SIGKILL);
+    ::waitpid(writer, nullptr, 0);
+  }
+  CHECK_MESSAGE(failure.empty(), failure);
+  CHECK(opens > 1);
+}
