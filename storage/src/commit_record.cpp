@@ -74,16 +74,16 @@ result<std::optional<uint64_t>> commit_record::read(const std::string& dir) {
   return newest;
 }
 
-result<commit_record> commit_record::open(const std::string& dir, bool sync) {
+result<commit_record> commit_record::open(const std::string& dir) {
   std::string path = path_in(dir);
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0)
     return status::io_error("cannot open " + path + ": " + std::strerror(errno));
-  return commit_record(fd, sync, std::move(path));
+  return commit_record(fd, std::move(path));
 }
 
 commit_record::commit_record(commit_record&& other) noexcept
-  : fd_(other.fd_), sync_(other.sync_), path_(std::move(other.path_)) {
+  : fd_(other.fd_), path_(std::move(other.path_)) {
   other.fd_ = -1;
 }
 
@@ -103,8 +103,6 @@ status commit_record::write(uint64_t txn_id) {
   auto off = static_cast<off_t>((txn_id % 2) * slot_size);
   if (::pwrite(fd_, slot, slot_size, off) != static_cast<ssize_t>(slot_size))
     return status::io_error("cannot write " + path_ + ": " + std::strerror(errno));
-  if (sync_ && ::fdatasync(fd_) != 0)
-    return status::io_error("cannot sync " + path_ + ": " + std::strerror(errno));
   return status::ok();
 }
 

@@ -557,7 +557,7 @@ status open_env(lmdb_store::impl& s, bool has_data, bool create) {
     if (!lock)
       return lock.error();
     s.write_lock = std::move(*lock);
-    auto rec = detail::commit_record::open(s.dir, !s.opts.no_sync);
+    auto rec = detail::commit_record::open(s.dir);
     if (!rec)
       return rec.error();
     s.record.emplace(std::move(*rec));
