@@ -45,7 +45,7 @@ struct lmdb_options {
   /// How long a write waits for another process's write to finish.
   std::chrono::milliseconds lock_timeout{std::chrono::seconds(60)};
   /// Hears once per waiting write who holds the write lock (may be empty).
-  file_lock::wait_fn on_lock_wait;
+  file_lock::wait_fn on_lock_wait{};
 };
 
 class lmdb_store final : public store {
