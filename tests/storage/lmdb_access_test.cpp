@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "lmdb_test_options.hpp"
 #include "support/temp_dir.hpp"
 
 using amber::errc;
@@ -31,15 +32,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using test::create_opts;
 using test::temp_dir;
-
-lmdb_options create_opts() {
-  lmdb_options o;
-  o.create_if_missing = true;
-  o.map_size = uint64_t{1} << 28;
-  o.no_sync = true;
-  return o;
-}
 
 lmdb_options read_only_opts() {
   lmdb_options o;
@@ -58,6 +52,50 @@ int in_child(F&& body) {
   ::waitpid(pid, &st, 0);
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
+
+// A child process that holds something the test needs: it runs `take`
+// (keeping what it returns alive), reports whether that worked, and waits
+// to be killed. SIGKILL it to see the kernel release what it held.
+class holder_process {
+public:
+  template <class F>
+  explicit holder_process(F&& take) {
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      auto held = take();
+      char c = held ? 'y' : 'n';
+      if (::write(ready[1], &c, 1) != 1)
+        std::_Exit(2);
+      ::pause();
+      std::_Exit(0);
+    }
+    char c = 0;
+    REQUIRE(::read(ready[0], &c, 1) == 1);
+    ::close(ready[0]);
+    ::close(ready[1]);
+    held_ = c == 'y';
+  }
+  ~holder_process() { kill(); }
+  holder_process(const holder_process&) = delete;
+  holder_process& operator=(const holder_process&) = delete;
+
+  bool held() const { return held_; }
+  pid_t pid() const { return pid_; }
+  void kill() {
+    if (pid_ <= 0)
+      return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+private:
+  pid_t pid_ = -1;
+  bool held_ = false;
+};
 
 void chmod_tree(const fs::path& dir, fs::perms file_perms, fs::perms dir_perms) {
   for (auto& e : fs::directory_iterator(dir))
@@ -134,22 +172,13 @@ TEST_CASE("a write waits for another process's write lock, names it, and gives u
   REQUIRE(s.ok());
   s->reset();
   // A child holds the lock as a writer stopped inside its commit would.
-  int ready[2];
-  REQUIRE(::pipe(ready) == 0);
-  pid_t holder = ::fork();
-  REQUIRE(holder >= 0);
-  if (holder == 0) {
+  holder_process holder([&] {
     auto lock = file_lock::open(dir.str() + "/write.lock");
-    if (!lock || !(*lock)->lock(0ms).ok())
-      std::_Exit(1);
-    char c = 'x';
-    if (::write(ready[1], &c, 1) != 1)
-      std::_Exit(2);
-    ::pause();
-    std::_Exit(0);
-  }
-  char c;
-  REQUIRE(::read(ready[0], &c, 1) == 1);
+    if (lock && !(*lock)->lock(0ms).ok())
+      lock = amber::status(errc::busy, "taken");
+    return lock;
+  });
+  REQUIRE(holder.held());
   lmdb_options o = create_opts();
   o.lock_timeout = 300ms;
   std::vector<std::string> heard;
@@ -161,17 +190,14 @@ TEST_CASE("a write waits for another process's write lock, names it, and gives u
   auto waited = std::chrono::steady_clock::now() - start;
   REQUIRE_FALSE(w.ok());
   CHECK(w.error().code() == errc::busy);
-  CHECK(w.error().message().find("pid " + std::to_string(holder)) != std::string::npos);
+  CHECK(w.error().message().find("pid " + std::to_string(holder.pid())) != std::string::npos);
   CHECK(waited >= 300ms);
   CHECK(waited < 5s);
   REQUIRE(heard.size() == 1);
-  CHECK(heard[0].find("pid " + std::to_string(holder)) != std::string::npos);
+  CHECK(heard[0].find("pid " + std::to_string(holder.pid())) != std::string::npos);
   // The holder dies: the kernel releases its lock and the write goes through.
-  ::kill(holder, SIGKILL);
-  ::waitpid(holder, nullptr, 0);
+  holder.kill();
   CHECK((*s)->put_blobs({"free again"}).ok());
-  ::close(ready[0]);
-  ::close(ready[1]);
 }
 
 TEST_CASE("a lease has one holder at a time and is released when its holder dies") {
@@ -190,34 +216,20 @@ TEST_CASE("a lease has one holder at a time and is released when its holder dies
 
   // Another process holds it; SIGKILL frees it.
   s->reset();
-  int ready[2];
-  REQUIRE(::pipe(ready) == 0);
-  pid_t holder = ::fork();
-  REQUIRE(holder >= 0);
-  if (holder == 0) {
+  holder_process holder([&] {
     auto child_store = lmdb_store::open(dir.str(), create_opts());
     if (!child_store)
-      std::_Exit(1);
-    auto lease = (*child_store)->lease("nodes/bank");
-    char c = lease ? 'y' : 'n';
-    if (::write(ready[1], &c, 1) != 1)
-      std::_Exit(2);
-    ::pause();
-    std::_Exit(0);
-  }
-  char c = 0;
-  REQUIRE(::read(ready[0], &c, 1) == 1);
-  REQUIRE(c == 'y');
+      return amber::result<std::unique_ptr<file_lock>>(child_store.error());
+    return (*child_store)->lease("nodes/bank");
+  });
+  REQUIRE(holder.held());
   s = lmdb_store::open(dir.str(), create_opts());
   REQUIRE(s.ok());
   auto taken = (*s)->lease("nodes/bank");
   REQUIRE_FALSE(taken.ok());
-  CHECK(taken.error().message().find("pid " + std::to_string(holder)) != std::string::npos);
-  ::kill(holder, SIGKILL);
-  ::waitpid(holder, nullptr, 0);
+  CHECK(taken.error().message().find("pid " + std::to_string(holder.pid())) != std::string::npos);
+  holder.kill();
   CHECK((*s)->lease("nodes/bank").ok());
-  ::close(ready[0]);
-  ::close(ready[1]);
 }
 
 TEST_CASE("a full disk is no_space, 'no space left on device', and the store stays readable") {

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include "lmdb_test_options.hpp"
 #include "support/temp_dir.hpp"
 #include <lmdb.h>
 
@@ -34,19 +35,8 @@ namespace {
 
 using test::temp_dir;
 
-lmdb_options create_opts() {
-  lmdb_options o;
-  o.create_if_missing = true;
-  o.map_size = uint64_t{1} << 28;
-  o.no_sync = true;
-  return o;
-}
-
-lmdb_options existing_opts() {
-  lmdb_options o = create_opts();
-  o.create_if_missing = false;
-  return o;
-}
+using test::create_opts;
+using test::existing_opts;
 
 std::shared_ptr<lmdb_store> open_ok(const std::string& dir, const lmdb_options& o) {
   auto r = lmdb_store::open(dir, o);
