@@ -17,6 +17,12 @@
 // to lie inside the file before it is copied out. docs/STORAGE.md lists
 // what is detected and the limits.
 //
+// Errors beyond `store`'s: every write may also return busy (another
+// process held the write lock past `lock_timeout`, naming it), no_space (the
+// disk is full: "no space left on device"), invalid_argument (the store is
+// open read-only) and corruption (the store is damaged); every read may
+// return corruption naming the damage.
+//
 // An environment must be opened at most once per process (an LMDB rule):
 // `open` refuses a second open of the same directory with `busy` while the
 // first `lmdb_store` lives. Share one instance (it is thread-safe).
