@@ -102,9 +102,16 @@ void warn(const std::string& text) {
   fmt::print(stderr, "{}: warning: {}\n", program_name(), text);
 }
 
-result<std::shared_ptr<lmdb_store>> open_store(const context& ctx, bool create) {
+result<std::shared_ptr<lmdb_store>> open_store(const context& ctx, store_access access,
+                                               std::chrono::milliseconds lock_timeout) {
   lmdb_options opts;
-  opts.create_if_missing = create;
+  opts.create_if_missing = access == store_access::create;
+  opts.read_only = access == store_access::read;
+  opts.lock_timeout = lock_timeout;
+  opts.on_lock_wait = [dir = ctx.store_dir, lock_timeout](const std::string& holder) {
+    warn(fmt::format("waiting up to {} ms for the write lock of the store at {}, held by {}",
+                     lock_timeout.count(), dir, holder));
+  };
   auto db = lmdb_store::open(ctx.store_dir, opts);
   if (!db && db.error().code() == errc::not_a_store && !ctx.store_given)
     return status(errc::not_a_store, db.error().message()

@@ -84,8 +84,18 @@ void warn(const std::string& text);
 /// Prints one JSON value on its own line to stdout and flushes.
 void print_json(const nlohmann::json& value);
 
-/// Opens the store of `ctx`; with `create`, creates it when missing.
-result<std::shared_ptr<lmdb_store>> open_store(const context& ctx, bool create);
+/// What a command does with its store.
+enum class store_access {
+  read,   ///< Read only (MDB_RDONLY): works on a store the user may only read.
+  write,  ///< Read and write an existing store.
+  create, ///< As write, creating the store when missing.
+};
+
+/// Opens the store of `ctx` for `access`. A writer that must wait for the
+/// write lock of another process says so on stderr, naming the holder.
+result<std::shared_ptr<lmdb_store>> open_store(const context& ctx, store_access access,
+                                               std::chrono::milliseconds lock_timeout
+                                               = std::chrono::seconds(60));
 
 /// Turns what a user typed into a snapshot id: a ref, a node name,
 /// `cluster:NAME`, a full or short (4+ digits) hex id, each optionally

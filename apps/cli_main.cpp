@@ -202,6 +202,9 @@ int main(int argc, char** argv, const program& prog) {
   gc->add_option("--keep", gc_opts.keep, "Keep each node's N newest snapshots (default: all)")
     ->check(whole_number(1, uint64_t{1} << 40));
   gc->add_flag("--dry-run", gc_opts.dry_run, "Only say what would be removed");
+  gc->add_option("--lock-timeout", gc_opts.lock_timeout,
+                 "How long to wait for the store's write lock when another process (a node's "
+                 "checkpoint) holds it, e.g. 500ms, 30s (default: 30s)");
   common(gc, ctx, true);
 
   std::string export_file;

@@ -73,6 +73,7 @@ result<member_stores> open_members(const std::string& cluster_file, bool create)
   for (auto& m : out.spec.members) {
     lmdb_options opts;
     opts.create_if_missing = create;
+    opts.read_only = !create; // verify and export only read
     auto db = lmdb_store::open(m.store_dir, opts);
     if (!db)
       return db.error().with_context("member '" + m.name + "'");
@@ -133,7 +134,7 @@ result<digest> find_cluster_snapshot(const member_stores& ms, const std::string&
 } // namespace
 
 int cmd_log_cluster(const context& ctx, const log_options& opts) {
-  auto db = open_store(ctx, false);
+  auto db = open_store(ctx, store_access::read);
   if (!db)
     return fail(ctx, db.error());
   auto chain = cluster_chain(**db, opts.cluster);

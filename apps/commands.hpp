@@ -41,6 +41,8 @@ int cmd_verify(const context& ctx, const verify_cli_options& opts = {});
 struct gc_cli_options {
   std::optional<uint64_t> keep;
   bool dry_run = false;
+  /// How long to wait for another process's write (e.g. a node's commit).
+  std::string lock_timeout = "30s";
 };
 int cmd_gc(const context& ctx, const gc_cli_options& opts);
 

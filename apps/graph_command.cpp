@@ -103,7 +103,7 @@ int show_topology(const context& ctx, const graph_options& opts, const std::stri
 }
 
 int show_dag(const context& ctx, const graph_options& opts) {
-  auto db = open_store(ctx, false);
+  auto db = open_store(ctx, store_access::read);
   if (!db)
     return fail(ctx, db.error());
   auto hist = read_history(**db);
@@ -261,7 +261,7 @@ int cmd_graph(const context& ctx, const graph_options& opts) {
     note_unknown_types(ctx, g->graphs);
     return show_topology(ctx, opts, g->node_name, g->graphs);
   }
-  auto db = open_store(ctx, false);
+  auto db = open_store(ctx, store_access::read);
   if (!db)
     return fail(ctx, db.error());
   digest id;

@@ -51,6 +51,19 @@ int check_tls_options(const context& ctx, const tls_settings& tls) {
   return 0;
 }
 
+// The lease on node `name`'s head in `db` (lmdb_store::lease): a second
+// run or restore of the same node on the same store is refused here, at
+// start, instead of both running and moving the head over each other.
+result<std::unique_ptr<file_lock>> lease_node(lmdb_store& db, const std::string& name) {
+  auto lease = db.lease("nodes/" + name);
+  if (!lease && lease.error().code() == errc::busy)
+    return status(errc::busy, "node '" + name + "' already runs on the store at "
+                                + db.directory() + ": its lease " + lease.error().message()
+                                + "; stop that process first, or run this node on another "
+                                  "store");
+  return lease;
+}
+
 int plan_host(const context& ctx, const host_cli_options& opts, host_plan* out) {
   if (!opts.checkpoint_every.empty()) {
     auto every = parse_duration(opts.checkpoint_every);
@@ -139,11 +152,15 @@ int cmd_run(const context& ctx, const std::string& graph_path, const host_cli_op
   if (!file)
     return fail(ctx, file.error(), file.error().is_not_found() ? exit_not_found : exit_bad_graph);
   std::shared_ptr<lmdb_store> db;
+  result<std::unique_ptr<file_lock>> lease = std::unique_ptr<file_lock>();
   if (!opts.no_store) {
-    auto opened = open_store(ctx, true);
+    auto opened = open_store(ctx, store_access::create);
     if (!opened)
       return fail(ctx, opened.error());
     db = *opened;
+    lease = lease_node(*db, file->node_name);
+    if (!lease)
+      return fail(ctx, lease.error());
     auto head = db->get_ref(head_ref(file->node_name));
     if (head)
       warn("the store already has a head for node '" + file->node_name + "' ("
@@ -167,7 +184,7 @@ int cmd_restore(const context& ctx, const std::string& spec, const host_cli_opti
   host_plan plan;
   if (int rc = plan_host(ctx, opts, &plan))
     return rc;
-  auto db = open_store(ctx, false);
+  auto db = open_store(ctx, store_access::write);
   if (!db)
     return fail(ctx, db.error());
   digest id;
@@ -177,6 +194,9 @@ int cmd_restore(const context& ctx, const std::string& spec, const host_cli_opti
   auto snap = load_snapshot(**db, id);
   if (!snap)
     return fail(ctx, snap.error().with_context("restoring " + id.short_hex()));
+  auto lease = lease_node(**db, snap->meta.node.name);
+  if (!lease)
+    return fail(ctx, lease.error());
   if (int rc = keep_head_branch(ctx, **db, snap->meta.node.name, id))
     return rc;
   restore_options ropts;

@@ -62,7 +62,7 @@ std::string summary_text(const snapshot_summary& s) {
 int cmd_log(const context& ctx, const log_options& opts) {
   if (!opts.cluster.empty())
     return cmd_log_cluster(ctx, opts);
-  auto db = open_store(ctx, false);
+  auto db = open_store(ctx, store_access::read);
   if (!db)
     return fail(ctx, db.error());
   auto hist = read_history(**db);
@@ -167,7 +167,7 @@ static const char* effect_state(uint8_t state) {
 }
 
 int cmd_show(const context& ctx, const show_options& opts) {
-  auto db = open_store(ctx, false);
+  auto db = open_store(ctx, store_access::read);
   if (!db)
     return fail(ctx, db.error());
   digest id;
@@ -258,7 +258,7 @@ int cmd_show(const context& ctx, const show_options& opts) {
 }
 
 int cmd_diff(const context& ctx, const std::string& a, const std::string& b) {
-  auto db = open_store(ctx, false);
+  auto db = open_store(ctx, store_access::read);
   if (!db)
     return fail(ctx, db.error());
   digest from, to;
@@ -328,7 +328,7 @@ int cmd_diff(const context& ctx, const std::string& a, const std::string& b) {
 int cmd_verify(const context& ctx, const verify_cli_options& opts) {
   if (!opts.cluster_file.empty())
     return cmd_verify_cluster(ctx, opts);
-  auto db = open_store(ctx, false);
+  auto db = open_store(ctx, store_access::read);
   if (!db)
     return fail(ctx, db.error());
   progress_line line(ctx);
@@ -369,7 +369,11 @@ int cmd_verify(const context& ctx, const verify_cli_options& opts) {
 }
 
 int cmd_gc(const context& ctx, const gc_cli_options& opts) {
-  auto db = open_store(ctx, false);
+  auto lock_timeout = parse_duration(opts.lock_timeout);
+  if (!lock_timeout)
+    return fail(ctx, lock_timeout.error().with_context("--lock-timeout"), exit_usage);
+  auto db = open_store(ctx, opts.dry_run ? store_access::read : store_access::write,
+                       *lock_timeout);
   if (!db)
     return fail(ctx, db.error());
   gc_options o;
@@ -410,7 +414,7 @@ int cmd_export(const context& ctx, const std::string& spec, const std::string& f
                const std::string& cluster_file) {
   if (!cluster_file.empty())
     return cmd_export_cluster(ctx, spec, file, force, cluster_file);
-  auto db = open_store(ctx, false);
+  auto db = open_store(ctx, store_access::read);
   if (!db)
     return fail(ctx, db.error());
   digest id;
@@ -434,7 +438,7 @@ int cmd_export(const context& ctx, const std::string& spec, const std::string& f
 int cmd_import(const context& ctx, const import_cli_options& opts) {
   if (!opts.cluster_file.empty())
     return cmd_import_cluster(ctx, opts);
-  auto db = open_store(ctx, true);
+  auto db = open_store(ctx, store_access::create);
   if (!db)
     return fail(ctx, db.error());
   import_options o;

@@ -27,6 +27,15 @@ std::vector<digest> loaded_snapshot::references() const {
 
 namespace {
 
+// A blob the manifest names but the store lacks is damage (a snapshot is
+// committed with all its blobs, and gc keeps them), not an unknown name.
+status referenced(status st, const digest& blob) {
+  if (!st.is_not_found())
+    return st;
+  return status::corruption("blob " + blob.to_hex()
+                            + " is missing from the store although the snapshot references it");
+}
+
 template <class T>
 status load_layer(store& s, const manifest& m, layer_kind kind, T* out) {
   auto& d = m.layer(kind);
@@ -36,7 +45,7 @@ status load_layer(store& s, const manifest& m, layer_kind kind, T* out) {
                   what + " has media type '" + d.media_type + "', expected '"
                     + layer_media_type(kind) + "'");
   std::string bytes;
-  status st = s.get_blob(d.index, &bytes);
+  status st = referenced(s.get_blob(d.index, &bytes), d.index);
   if (!st)
     return st.with_context(what);
   return decode(bytes, out, what + " index " + d.index.short_hex());
@@ -63,7 +72,7 @@ result<loaded_snapshot> load_snapshot(store& s, const digest& id) {
   AMBER_RETURN_IF_ERROR(load_layer(s, out.meta, layer_kind::effects, &out.effects));
   AMBER_RETURN_IF_ERROR(load_layer(s, out.meta, layer_kind::trace, &out.trace));
   for (auto& c : out.cache.components) {
-    status st = s.has_blob(c.state);
+    status st = referenced(s.has_blob(c.state), c.state);
     if (!st)
       return st.with_context("state of component '" + c.name + "'");
   }

@@ -20,6 +20,7 @@ const char* to_string(errc code) noexcept {
     case errc::timeout: return "timeout";
     case errc::aborted: return "aborted";
     case errc::internal: return "internal";
+    case errc::no_space: return "no_space";
   }
   return "unknown_error";
 }

@@ -118,12 +118,12 @@ TEST_CASE_FIXTURE(fixture, "a different node config is config_mismatch, naming t
   CHECK(st.message().find("peer_id") != std::string::npos);
 }
 
-TEST_CASE_FIXTURE(fixture, "a missing state blob is not_found, naming the component") {
+TEST_CASE_FIXTURE(fixture, "a missing state blob is corruption, naming the component") {
   removal gone;
   gone.blobs.push_back(record("l7").state);
   REQUIRE(db->remove(gone).is_ok());
   auto st = refused(id.to_hex());
-  CHECK(st.code() == errc::not_found);
+  CHECK(st.code() == errc::corruption);
   CHECK(st.message().find("'l7'") != std::string::npos);
 }
 

@@ -268,7 +268,7 @@ TEST_CASE("a layer index blob with bytes after its content is corruption") {
   CHECK(r.error().message().find("trailing") != std::string::npos);
 }
 
-TEST_CASE("a missing layer index blob is not_found naming the layer") {
+TEST_CASE("a missing layer index blob is corruption naming the layer") {
   memory_store s;
   auto built = build_snapshot(s, "n", sample_states);
   removal gone;
@@ -276,11 +276,13 @@ TEST_CASE("a missing layer index blob is not_found naming the layer") {
   REQUIRE(s.remove(gone).is_ok());
   auto r = load_snapshot(s, built.id);
   REQUIRE_FALSE(r);
-  CHECK(r.error().code() == errc::not_found);
+  // The snapshot exists and names the blob: its absence is damage (issue 10).
+  CHECK(r.error().code() == errc::corruption);
   CHECK(r.error().message().find("trace layer") != std::string::npos);
+  CHECK(r.error().message().find("missing") != std::string::npos);
 }
 
-TEST_CASE("a missing state blob is not_found naming the component") {
+TEST_CASE("a missing state blob is corruption naming the component") {
   memory_store s;
   auto built = build_snapshot(s, "n", sample_states);
   removal gone;
@@ -288,7 +290,7 @@ TEST_CASE("a missing state blob is not_found naming the component") {
   REQUIRE(s.remove(gone).is_ok());
   auto r = load_snapshot(s, built.id);
   REQUIRE_FALSE(r);
-  CHECK(r.error().code() == errc::not_found);
+  CHECK(r.error().code() == errc::corruption);
   CHECK(r.error().message().find("'component-2'") != std::string::npos);
 }
 

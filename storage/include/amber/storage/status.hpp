@@ -36,6 +36,7 @@ enum class errc : uint8_t {
   timeout,          ///< Something did not answer in time.
   aborted,          ///< An operation was cancelled; nothing was committed.
   internal,         ///< A bug in amber: please report it.
+  no_space,         ///< The disk (or the store's map) is full; nothing was committed.
 };
 
 /// The short name of a code, e.g. "not_found".
