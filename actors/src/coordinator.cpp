@@ -200,6 +200,7 @@ public:
   }
 
   void tick() {
+    node_->core().effects().retry(); // Deliveries and commits that failed before.
     if (!self_->state.busy)
       begin([](const result<checkpoint_report>&) {});
     self_->delayed_send(self_, opts_.interval, tick_atom::value);
@@ -216,11 +217,19 @@ private:
       .then([this, r, i](capture_result_ptr& res) { on_layer(r, i, std::move(res)); },
             [this, r, kind](caf::error& err) {
               auto why = from_caf_error(self_->system(), err);
-              if (why.code() == errc::timeout)
+              if (why.code() == errc::timeout && kind == layer_kind::effects) {
+                auto busy = node_->core().effects().busy();
+                why = status(errc::timeout, "the effect sinks did not prepare the cut's "
+                                            "transactions within "
+                                              + std::to_string(opts_.timeout.count()) + " ms"
+                                              + (busy.empty() ? "" : " (" + busy + ")")
+                                              + "; nothing was committed");
+              } else if (why.code() == errc::timeout) {
                 why = status(errc::timeout, "the cut did not complete within "
                                               + std::to_string(opts_.timeout.count())
                                               + " ms (counts never balanced); nothing was "
                                                 "committed");
+              }
               end(r, why.with_context(std::string("capturing the ") + to_string(kind)
                                       + " layer"));
             });
@@ -264,11 +273,12 @@ private:
       end(r, id.error());
       return;
     }
-    // The snapshot holds the handlers that issued its pending effects:
-    // perform them now (a failure leaves them pending, retried next time;
-    // the node's effect_stats() names it).
-    node_->core().effects().committed(r->ctx->epoch());
-    node_->deliver_effects();
+    // The snapshot holds the handlers that issued its effects: perform
+    // them now, on the sinks' threads (a failure leaves them pending,
+    // retried next time; the node's effect_stats() names it). A cluster
+    // member waits for the cluster snapshot instead (the agent says).
+    if (!r->cluster)
+      node_->core().effects().committed(r->ctx->epoch());
     auto& cache = *r->results[static_cast<size_t>(layer_kind::cache)];
 #ifdef __GLIBC__
     // A large cut frees a lot of small objects on many threads; glibc keeps

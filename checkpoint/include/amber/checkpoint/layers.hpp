@@ -95,27 +95,34 @@ struct world_layer {
 };
 
 /// One external side effect in a snapshot's ledger, so that a restore
-/// performs the pending ones again and never repeats a committed one.
+/// finishes the ones not yet performed and never repeats a committed one.
+/// Version 1 added `txn` and the prepared state.
 struct effect_record {
   /// pending: issued before the cut, not known to be performed (a restore
-  /// performs it again; its sink drops the key if it had it). committed:
+  /// performs it again; its idempotent sink drops the key if it had it).
+  /// prepared: in transaction `txn` of a transactional sink, prepared
+  /// before the snapshot committed (a restore commits `txn`). committed:
   /// performed since the previous snapshot (listed once, then forgotten).
-  /// aborted: reserved for transactional sinks.
-  enum state_t : uint8_t { pending = 0, committed = 1, aborted = 2 };
+  /// aborted: never written (kept so old readers' values stay valid).
+  enum state_t : uint8_t { pending = 0, committed = 1, aborted = 2, prepared = 3 };
   uint64_t id = 0;          ///< Ledger order within one incarnation.
   uint32_t component = 0;   ///< Instance id of the component that issued it.
   std::string sink;         ///< The sink's name (the field was `kind` before; same bytes).
   std::string key;          ///< Idempotency key: "<component>/<cause>/<ordinal>".
   uint8_t state = pending;
   std::string payload;      ///< Sink-specific bytes.
+  std::string txn;          ///< The transaction, when prepared.
 
   template <class Archive>
-  void serialize(Archive& ar, unsigned) {
+  void serialize(Archive& ar, unsigned version) {
     ar& id& component& sink& key& state& payload;
+    if (version >= 1)
+      ar& txn;
     if constexpr (Archive::is_loading::value)
-      if (state > aborted)
+      if (state > prepared || (state == prepared && txn.empty()))
         throw std::runtime_error("effect state is " + std::to_string(state)
-                                 + ", not 0, 1 or 2");
+                                 + (state == prepared ? " without a transaction"
+                                                      : ", not 0, 1, 2 or 3"));
   }
 };
 
@@ -183,3 +190,4 @@ struct trace_layer {
 
 BOOST_CLASS_VERSION(amber::component_record, 1)
 BOOST_CLASS_VERSION(amber::in_flight_message, 1)
+BOOST_CLASS_VERSION(amber::effect_record, 1)

@@ -22,7 +22,7 @@
 
 namespace amber {
 
-class file_sink final : public effect_sink {
+class file_sink final : public idempotent_sink {
 public:
   struct options {
     bool sync = false; ///< fsync after each line.
