@@ -70,6 +70,7 @@ struct effects_capture_state {
     node* source = nullptr;
   };
   std::map<uint64_t, waiting> cuts;
+  node* source = nullptr; ///< The node whose ledger the cuts list.
 };
 
 caf::behavior effects_capture(caf::stateful_actor<effects_capture_state>* self) {
@@ -82,11 +83,20 @@ caf::behavior effects_capture(caf::stateful_actor<effects_capture_state>* self) 
       auto& w = self->state.cuts[epoch];
       w.rp = rp;
       w.source = ctx->source;
-      auto layer = ctx->source->core().effects().begin_cut(epoch, [me, epoch](status st) {
+      self->state.source = ctx->source;
+      auto listing = ctx->source->core().effects().begin_cut(epoch, [me, epoch](status st) {
         caf::anon_send(me, prepared_atom::value, epoch, static_cast<uint8_t>(st.code()),
                        st.message());
       });
-      self->state.cuts[epoch].layer = index_only(layer_kind::effects, layer);
+      // The index, the segment this cut adds, and every segment it names.
+      auto out = std::make_shared<capture_result>();
+      add_layer(layer_kind::effects, encode(listing.layer), listing.segment_blobs,
+                listing.segment_bytes, *out);
+      out->references.insert(out->references.end(), listing.layer.segments.begin(),
+                             listing.layer.segments.end());
+      if (listing.segment)
+        out->blobs.push_back(std::move(*listing.segment));
+      self->state.cuts[epoch].layer = std::move(out);
       return rp;
     },
     [self](prepared_atom, uint64_t epoch, uint8_t code, std::string& why) {
@@ -102,11 +112,11 @@ caf::behavior effects_capture(caf::stateful_actor<effects_capture_state>* self) 
         w.rp.deliver(to_caf_error(st));
     },
     [self](abort_atom, uint64_t epoch) {
-      auto i = self->state.cuts.find(epoch);
-      if (i == self->state.cuts.end())
-        return;
-      i->second.source->core().effects().abort_cut(epoch);
-      self->state.cuts.erase(i);
+      // Also after a failed prepare answered the cut: its segment and its
+      // other transactions must go.
+      if (self->state.source)
+        self->state.source->core().effects().abort_cut(epoch);
+      self->state.cuts.erase(epoch);
     },
   };
 }

@@ -1,5 +1,8 @@
 #include "amber/runtime/effect_ledger.hpp"
 
+#include "amber/checkpoint/serial.hpp"
+#include "amber/storage/digest.hpp"
+
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -51,15 +54,21 @@ struct effect_ledger::state {
   enum class stage : uint8_t { issued, ready, applying, in_txn };
 
   struct entry {
-    effect e;
+    std::shared_ptr<const effect> e; ///< Shared with the segment being encoded.
     uint64_t epoch = 0; ///< The epoch of the handler that issued it.
     stage at = stage::issued;
     std::string txn; ///< Set while in_txn.
+    int64_t seg = -1; ///< The segment that lists it; -1: not listed yet.
   };
-  struct done {
-    effect e;
-    uint64_t id = 0;
-    uint64_t serial = 0; ///< Order of completion.
+  /// Effects first listed by one cut (see effect_segment): stored once,
+  /// referenced by later layers until all its effects are settled.
+  struct segment {
+    digest id;
+    uint64_t bytes = 0;
+    uint64_t epoch = 0;           ///< The cut that listed it.
+    std::vector<uint64_t> ids;    ///< Its effects.
+    size_t settled = 0;           ///< How many of them are settled.
+    bool listed_settled = false;  ///< A cut listed it with all settled: drop it next.
   };
   enum class txn_state : uint8_t { preparing, prepared, committing, aborting };
   struct txn {
@@ -82,6 +91,7 @@ struct effect_ledger::state {
     std::thread thread;
     bool busy = false;
     bool apply_queued = false;
+    std::deque<uint64_t> ready; ///< Idempotent: ids to apply, in issue order.
     std::string op; ///< What the running call does (for `busy()`).
     clock_type::time_point op_start;
   };
@@ -94,12 +104,18 @@ struct effect_ledger::state {
   uint64_t incarnation = 0;
   std::map<std::string, std::unique_ptr<worker>> workers;
   std::map<uint64_t, entry> pending; ///< By id: issue order.
-  std::vector<done> finished;
+  std::map<int64_t, segment> segments; ///< Live, by number.
+  int64_t next_segment = 0;
+  std::set<uint64_t> settled;          ///< Ids of live segments that are settled.
+  /// Ids not listed by a segment yet, in issue order: a cut looks at these
+  /// only, not at every pending effect.
+  std::deque<uint64_t> unlisted;
+  /// Per cut: its idempotent effects, ready once a snapshot at or after it commits.
+  std::map<uint64_t, std::vector<uint64_t>> listed_idempotent;
   std::map<std::string, txn> txns;
   std::map<uint64_t, cut_wait> cuts;
   uint64_t next_id = 1;
-  uint64_t serial = 0;
-  /// Per cut whose layer was taken: the last completion serial it lists.
+  /// The cuts whose layer was taken (a commit of another is ignored).
   std::map<uint64_t, uint64_t> listed;
   stats_t stats;
 
@@ -117,13 +133,43 @@ struct effect_ledger::state {
     stats.last_error = std::move(st);
   }
 
+  void make_ready(uint64_t id, entry& p) { // Under mutex; idempotent sinks only.
+    p.at = stage::ready;
+    if (auto* w = find(p.e->sink))
+      w->ready.push_back(id);
+  }
+
+  void settle(const entry& p, uint64_t id) { // Under mutex.
+    auto seg = segments.find(p.seg);
+    if (seg == segments.end())
+      return; // Never listed (restored, performed before the first cut).
+    if (settled.insert(id).second)
+      ++seg->second.settled;
+  }
+
   void finish(uint64_t id) { // Under mutex: `id` was performed.
     auto i = pending.find(id);
     if (i == pending.end())
       return;
-    finished.push_back({std::move(i->second.e), id, ++serial});
+    settle(i->second, id);
     pending.erase(i);
     ++stats.delivered;
+  }
+
+  /// Under mutex: `id` leaves its transaction; it becomes a new entry,
+  /// listed anew by the next cut (its segment says the old transaction).
+  void relist(uint64_t id) {
+    auto i = pending.find(id);
+    if (i == pending.end())
+      return;
+    auto p = std::move(i->second);
+    settle(p, id);
+    pending.erase(i);
+    p.at = stage::issued;
+    p.txn.clear();
+    p.seg = -1;
+    unlisted.push_back(next_id);
+    pending.emplace(next_id++, std::move(p));
   }
 
   void post(worker& w, std::function<void()> job) { // Under mutex.
@@ -165,35 +211,49 @@ struct effect_ledger::state {
   // -- jobs (run on a sink's thread) ----------------------------------------------
 
   void apply_batch(worker& w, idempotent_sink& sink) {
+    // Batches: one sink call (for the file sink one write) and two lock
+    // holds for up to `batch` effects, not per effect.
+    constexpr size_t batch = 4096;
     std::unique_lock<std::mutex> lock(mutex);
     for (;;) {
       std::vector<uint64_t> ids;
-      for (auto& [id, p] : pending)
-        if (p.at == stage::ready && p.e.sink == sink.name())
-          ids.push_back(id);
+      std::vector<effect> effects;
+      while (!w.ready.empty() && ids.size() < batch) {
+        auto id = w.ready.front();
+        w.ready.pop_front();
+        auto p = pending.find(id);
+        if (p == pending.end() || p->second.at != stage::ready)
+          continue;
+        p->second.at = stage::applying;
+        ids.push_back(id);
+        effects.push_back(*p->second.e);
+      }
       if (ids.empty() || stopping) {
         w.apply_queued = false;
         return;
       }
-      for (auto id : ids) {
-        auto i = pending.find(id);
-        if (i == pending.end() || i->second.at != stage::ready)
-          continue;
-        i->second.at = stage::applying;
-        auto e = i->second.e;
-        w.op = "apply of effect " + e.key;
-        w.op_start = clock_type::now();
-        lock.unlock();
-        auto st = sink.apply(e);
-        lock.lock();
-        if (st.is_ok()) {
-          finish(id);
-          continue;
-        }
-        // Keep the sink's order: its later effects wait for this one.
-        if (auto j = pending.find(id); j != pending.end())
+      w.op = "apply of effect " + effects.front().key
+             + (ids.size() > 1 ? " and " + std::to_string(ids.size() - 1) + " more" : "");
+      w.op_start = clock_type::now();
+      lock.unlock();
+      size_t performed = 0;
+      auto st = sink.apply_all(effects, &performed);
+      lock.lock();
+      performed = std::min(performed, ids.size());
+      for (size_t i = 0; i < performed; ++i)
+        finish(ids[i]);
+      for (size_t i = performed; i < ids.size(); ++i)
+        if (auto j = pending.find(ids[i]); j != pending.end())
           j->second.at = stage::ready;
-        fail(st.with_context("effect " + e.key + " to sink '" + sink.name()
+      // Back to the front, in order: the sink's later effects wait for them.
+      w.ready.insert(w.ready.begin(), ids.begin() + static_cast<std::ptrdiff_t>(performed),
+                     ids.end());
+      if (!st.is_ok() || performed < ids.size()) {
+        // Keep the sink's order: its later effects wait for this one.
+        auto& key = effects[performed < ids.size() ? performed : 0].key;
+        if (st.is_ok())
+          st = status(errc::internal, "the sink performed only part of a batch without an error");
+        fail(st.with_context("effect " + key + " to sink '" + sink.name()
                              + "' (still pending; retried after the next checkpoint)"));
         w.apply_queued = false;
         return;
@@ -216,7 +276,7 @@ struct effect_ledger::state {
     std::vector<effect> effects;
     for (auto e : t->second.entries)
       if (auto p = pending.find(e); p != pending.end())
-        effects.push_back(p->second.e);
+        effects.push_back(*p->second.e);
     w.op = "prepare of transaction " + id;
     w.op_start = clock_type::now();
     lock.unlock();
@@ -303,14 +363,12 @@ struct effect_ledger::state {
     auto t = txns.find(id);
     if (t == txns.end())
       return;
-    for (auto e : t->second.entries)
-      if (auto p = pending.find(e); p != pending.end()) {
-        p->second.at = stage::issued;
-        p->second.txn.clear();
-      }
+    auto entries = std::move(t->second.entries);
     t->second.entries.clear();
     if (t->second.at == txn_state::preparing || t->second.at == txn_state::committing)
       txns.erase(t);
+    for (auto e : entries)
+      relist(e);
   }
 
   // -- queuing (under mutex) ---------------------------------------------------
@@ -346,12 +404,8 @@ struct effect_ledger::state {
   /// transactions of committed snapshots, aborts that failed.
   void queue_retries() {
     for (auto& [name, w] : workers)
-      if (w->sink->kind() == sink_kind::idempotent)
-        for (auto& [id, p] : pending)
-          if (p.e.sink == name && p.at == stage::ready) {
-            queue_apply(*w);
-            break;
-          }
+      if (w->sink->kind() == sink_kind::idempotent && !w->ready.empty())
+        queue_apply(*w);
     for (auto& [id, t] : txns) {
       if (t.queued)
         continue;
@@ -439,60 +493,132 @@ bool effect_ledger::has_sink(const std::string& name) const {
 }
 
 void effect_ledger::issue(uint64_t epoch, effect e) {
+  auto shared = std::make_shared<const effect>(std::move(e)); // Allocated outside the lock.
   std::lock_guard<std::mutex> guard(s_->mutex);
-  s_->pending.emplace(s_->next_id++, state::entry{std::move(e), epoch, state::stage::issued, {}});
+  s_->unlisted.push_back(s_->next_id);
+  s_->pending.emplace(s_->next_id++,
+                      state::entry{std::move(shared), epoch, state::stage::issued, {}, -1});
   ++s_->stats.issued;
 }
 
-effects_layer effect_ledger::begin_cut(uint64_t epoch, std::function<void(status)> prepared) {
-  effects_layer out;
-  std::unique_lock<std::mutex> lock(s_->mutex);
-  auto& s = *s_;
-  auto record = [](const effect& e, uint64_t id, uint8_t st, std::string txn = {}) {
-    return effect_record{id, e.component, e.sink, e.key, st, e.payload, std::move(txn)};
-  };
-  for (auto& d : s.finished)
-    out.entries.push_back(record(d.e, d.id, effect_record::committed));
+effect_ledger::cut_listing effect_ledger::begin_cut(uint64_t epoch,
+                                                    std::function<void(status)> prepared) {
+  cut_listing out;
+  std::vector<std::pair<uint64_t, std::shared_ptr<const effect>>> fresh_entries;
+  std::vector<std::string> fresh_txns; // Per fresh entry: its transaction, or "".
   std::map<std::string, std::string> fresh; // sink -> its new transaction of this cut
-  for (auto& [id, p] : s.pending) {
-    if (p.at == state::stage::in_txn) {
-      out.entries.push_back(record(p.e, id, effect_record::prepared, p.txn));
-      continue;
-    }
-    if (p.at == state::stage::issued && p.epoch >= epoch)
-      continue; // Issued after the cut: the next snapshot's.
-    auto* w = s.find(p.e.sink);
-    if (w && w->sink->kind() == sink_kind::transactional) {
-      auto& txn = fresh[p.e.sink];
-      if (txn.empty()) {
-        txn = s.prefix(p.e.sink) + std::to_string(s.incarnation) + "." + std::to_string(epoch);
-        auto& t = s.txns[txn];
-        t = state::txn{};
-        t.sink = p.e.sink;
-        t.epoch = epoch;
+  int64_t seg_no = -1;
+  {
+    std::lock_guard<std::mutex> guard(s_->mutex);
+    auto& s = *s_;
+    // Segments a cut listed fully settled are dropped; fully settled ones
+    // are listed once more (their effects show as committed once).
+    for (auto it = s.segments.begin(); it != s.segments.end();) {
+      auto& seg = it->second;
+      if (seg.settled < seg.ids.size()) {
+        ++it;
+        continue;
       }
-      p.at = state::stage::in_txn;
-      p.txn = txn;
-      s.txns[txn].entries.push_back(id);
-      out.entries.push_back(record(p.e, id, effect_record::prepared, txn));
-      continue;
+      if (!seg.listed_settled) {
+        seg.listed_settled = true;
+        ++it;
+        continue;
+      }
+      for (auto id : seg.ids)
+        s.settled.erase(id);
+      it = s.segments.erase(it);
     }
-    // Idempotent (or a sink the node lacks: pending until it has one).
-    out.entries.push_back(record(p.e, id, effect_record::pending));
+    std::deque<uint64_t> later;
+    auto& idempotent = s.listed_idempotent[epoch];
+    for (auto id : s.unlisted) {
+      auto i = s.pending.find(id);
+      if (i == s.pending.end() || i->second.seg >= 0)
+        continue; // Performed (a restored effect) or listed already.
+      auto& p = i->second;
+      if (p.at == state::stage::issued && p.epoch >= epoch) {
+        later.push_back(id); // Issued after the cut: the next snapshot's.
+        continue;
+      }
+      std::string txn = p.txn;
+      auto* w = s.find(p.e->sink);
+      if (p.at != state::stage::in_txn && w && w->sink->kind() == sink_kind::transactional) {
+        auto& t_id = fresh[p.e->sink];
+        if (t_id.empty()) {
+          t_id = s.prefix(p.e->sink) + std::to_string(s.incarnation) + "." + std::to_string(epoch);
+          auto& t = s.txns[t_id];
+          t = state::txn{};
+          t.sink = p.e->sink;
+          t.epoch = epoch;
+        }
+        p.at = state::stage::in_txn;
+        p.txn = t_id;
+        s.txns[t_id].entries.push_back(id);
+        txn = t_id;
+      }
+      if (seg_no < 0)
+        seg_no = s.next_segment++;
+      p.seg = seg_no;
+      if (p.at == state::stage::issued && w && w->sink->kind() == sink_kind::idempotent)
+        idempotent.push_back(id);
+      fresh_entries.emplace_back(id, p.e);
+      fresh_txns.push_back(p.at == state::stage::in_txn ? txn : std::string());
+    }
+    s.unlisted = std::move(later);
+    if (seg_no >= 0) {
+      auto& seg = s.segments[seg_no];
+      seg.epoch = epoch;
+      for (auto& [id, e] : fresh_entries)
+        seg.ids.push_back(id);
+    }
+    s.listed[epoch] = 0;
+    if (!fresh.empty())
+      s.cuts[epoch] = {fresh.size(), prepared};
   }
-  s.listed[epoch] = s.serial;
-  if (fresh.empty()) {
-    lock.unlock();
-    if (prepared)
-      prepared(status::ok());
-    return out;
+  // Encoded outside the lock: components keep issuing meanwhile.
+  if (seg_no >= 0) {
+    effect_segment seg;
+    seg.entries.reserve(fresh_entries.size());
+    for (size_t i = 0; i < fresh_entries.size(); ++i) {
+      auto& [id, e] = fresh_entries[i];
+      seg.entries.push_back({id, e->component, e->sink, e->key,
+                             fresh_txns[i].empty() ? uint8_t{effect_record::pending}
+                                                   : uint8_t{effect_record::prepared},
+                             e->payload, fresh_txns[i]});
+    }
+    blob_put put;
+    put.bytes = encode(seg);
+    put.id = sha256(put.bytes);
+    std::lock_guard<std::mutex> guard(s_->mutex);
+    if (auto i = s_->segments.find(seg_no); i != s_->segments.end()) {
+      i->second.id = put.id;
+      i->second.bytes = put.bytes.size();
+    }
+    out.segment = std::move(put);
   }
-  s.cuts[epoch] = {fresh.size(), std::move(prepared)};
-  for (auto& [sink, id] : fresh) {
-    auto* w = s.find(sink);
-    auto* ts = static_cast<transactional_sink*>(w->sink.get());
-    s.post(*w, [sp = s_.get(), w, ts, id = id] { sp->prepare(*w, *ts, id); });
+  {
+    std::lock_guard<std::mutex> guard(s_->mutex);
+    auto& s = *s_;
+    for (auto& [no, seg] : s.segments) {
+      if (seg.epoch > epoch)
+        continue;
+      out.layer.segments.push_back(seg.id);
+      ++out.segment_blobs;
+      out.segment_bytes += seg.bytes;
+    }
+    for (auto id : s.settled) {
+      if (!out.layer.settled.empty() && out.layer.settled.back().second + 1 == id)
+        out.layer.settled.back().second = id;
+      else
+        out.layer.settled.emplace_back(id, id);
+    }
+    for (auto& [sink, id] : fresh) {
+      auto* w = s.find(sink);
+      auto* ts = static_cast<transactional_sink*>(w->sink.get());
+      s.post(*w, [sp = s_.get(), w, ts, id = id] { sp->prepare(*w, *ts, id); });
+    }
   }
+  if (fresh.empty() && prepared)
+    prepared(status::ok());
   return out;
 }
 
@@ -514,6 +640,23 @@ void effect_ledger::abort_cut(uint64_t epoch) {
     t.entries.clear();
     s.queue_abort(id, t);
   }
+  // The cut's segment was never committed: its effects are listed anew.
+  for (auto it = s.segments.begin(); it != s.segments.end();) {
+    if (it->second.epoch != epoch) {
+      ++it;
+      continue;
+    }
+    for (auto id : it->second.ids) {
+      s.settled.erase(id);
+      if (auto p = s.pending.find(id); p != s.pending.end()) {
+        p->second.seg = -1;
+        s.unlisted.push_back(id);
+      }
+    }
+    it = s.segments.erase(it);
+  }
+  std::sort(s.unlisted.begin(), s.unlisted.end()); // Issue order again.
+  s.listed_idempotent.erase(epoch);
   s.notify_cut(epoch, status(errc::aborted, "cut " + std::to_string(epoch) + " was aborted"));
   s.later.clear(); // The coordinator knows: no callback for an aborted cut.
 }
@@ -524,18 +667,14 @@ void effect_ledger::committed(uint64_t epoch) {
   auto i = s.listed.find(epoch);
   if (i == s.listed.end())
     return; // Its layer was never taken: nothing of it is known.
-  auto listed = i->second;
   s.listed.erase(s.listed.begin(), std::next(i)); // Earlier ones were aborted.
-  // Completed entries the snapshot lists are on record now: forget them.
-  s.finished.erase(std::remove_if(s.finished.begin(), s.finished.end(),
-                                  [listed](const state::done& d) { return d.serial <= listed; }),
-                   s.finished.end());
-  for (auto& [id, p] : s.pending)
-    if (p.at == state::stage::issued && p.epoch < epoch) {
-      auto* w = s.find(p.e.sink);
-      if (w && w->sink->kind() == sink_kind::idempotent)
-        p.at = state::stage::ready;
-    }
+  for (auto it = s.listed_idempotent.begin();
+       it != s.listed_idempotent.end() && it->first <= epoch;) {
+    for (auto id : it->second)
+      if (auto p = s.pending.find(id); p != s.pending.end() && p->second.at == state::stage::issued)
+        s.make_ready(id, p->second);
+    it = s.listed_idempotent.erase(it);
+  }
   for (auto& [id, t] : s.txns)
     if (t.epoch <= epoch && !t.abort_requested
         && (t.at == state::txn_state::prepared || t.at == state::txn_state::committing))
@@ -555,7 +694,8 @@ status effect_ledger::restore(const effects_layer& layer, std::chrono::milliseco
       if (r.state == effect_record::committed || r.state == effect_record::aborted)
         continue;
       auto id = s.next_id++;
-      state::entry p{effect{r.sink, r.key, r.component, r.payload}, 0, state::stage::issued, {}};
+      state::entry p{std::make_shared<const effect>(effect{r.sink, r.key, r.component, r.payload}),
+                     0, state::stage::issued, {}, -1};
       auto* w = s.find(r.sink);
       if (r.state == effect_record::prepared) {
         if (!w || w->sink->kind() != sink_kind::transactional)
@@ -572,10 +712,10 @@ status effect_ledger::restore(const effects_layer& layer, std::chrono::milliseco
         t.entries.push_back(id);
         listed_txns.insert(r.txn);
         s.committable.insert(r.txn);
-      } else {
-        p.at = w && w->sink->kind() == sink_kind::transactional ? state::stage::issued
-                                                                 : state::stage::ready;
+      } else if (!w || w->sink->kind() == sink_kind::idempotent) {
+        s.make_ready(id, p); // Without its sink it waits, listed, for a node that has one.
       }
+      s.unlisted.push_back(id);
       s.pending.emplace(id, std::move(p));
     }
     for (auto& [name, w] : s.workers)

@@ -12,6 +12,7 @@
 // `if (version >= N)`, resetting it otherwise: snapshots written before keep
 // decoding (tests/checkpoint/layers_test.cpp holds bytes of old versions).
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <stdexcept>
@@ -20,6 +21,7 @@
 
 #include <boost/serialization/map.hpp>
 #include <boost/serialization/string.hpp>
+#include <boost/serialization/utility.hpp>
 #include <boost/serialization/vector.hpp>
 #include <boost/serialization/version.hpp>
 
@@ -126,14 +128,43 @@ struct effect_record {
   }
 };
 
-/// The effects issued up to the cut that are pending, and those performed
-/// since the previous snapshot (committed), in issue order.
-struct effects_layer {
-  std::vector<effect_record> entries;
+/// A run of effects first listed by one cut, stored once as a blob of its
+/// own and referenced by every later effects layer until all of its effects
+/// are settled: a busy node's checkpoint writes only the effects issued
+/// since the previous one, not all that are still pending.
+struct effect_segment {
+  std::vector<effect_record> entries; ///< pending or prepared, by id.
 
   template <class Archive>
   void serialize(Archive& ar, unsigned) {
     ar& entries;
+  }
+};
+
+/// The effects issued up to the cut that are not known to be performed,
+/// and those performed since the previous snapshot (committed), in issue
+/// order. Version 1 added segments: the layer index then names segment
+/// blobs and the ids in them that are settled (performed, or handed to a
+/// newer entry); `load_snapshot` reads the segments into `entries`, with
+/// settled ones as committed, so readers see one list either way.
+struct effects_layer {
+  std::vector<effect_record> entries;
+  std::vector<digest> segments;                         ///< effect_segment blobs.
+  std::vector<std::pair<uint64_t, uint64_t>> settled;   ///< Id ranges [first, last].
+
+  bool is_settled(uint64_t id) const {
+    auto i = std::upper_bound(settled.begin(), settled.end(), id,
+                              [](uint64_t v, const std::pair<uint64_t, uint64_t>& r) {
+                                return v < r.first;
+                              });
+    return i != settled.begin() && std::prev(i)->second >= id;
+  }
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned version) {
+    ar& entries;
+    if (version >= 1)
+      ar& segments& settled;
   }
 };
 
@@ -191,3 +222,4 @@ struct trace_layer {
 BOOST_CLASS_VERSION(amber::component_record, 1)
 BOOST_CLASS_VERSION(amber::in_flight_message, 1)
 BOOST_CLASS_VERSION(amber::effect_record, 1)
+BOOST_CLASS_VERSION(amber::effects_layer, 1)

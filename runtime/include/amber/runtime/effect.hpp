@@ -70,6 +70,19 @@ public:
   /// wait to keep issue order) after the next checkpoint, or at
   /// `node::deliver_effects`.
   virtual status apply(const effect& e) = 0;
+  /// Performs `effects` in order, as `apply` would each, and sets
+  /// `*performed` to how many are done (durably) when it returns: all of
+  /// them with ok, else those before the failure. Override it to write a
+  /// batch at once; the runtime hands a sink its ready effects together.
+  virtual status apply_all(const std::vector<effect>& effects, size_t* performed) {
+    *performed = 0;
+    for (auto& e : effects) {
+      if (auto st = apply(e); !st.is_ok())
+        return st;
+      ++*performed;
+    }
+    return status::ok();
+  }
 };
 
 /// Performs the effects of one checkpoint in one two-phase transaction.

@@ -14,14 +14,20 @@
 // exactly once, given deterministic handlers.
 //
 // Lifecycle of an idempotent sink's effect: `issue` (host thread, epoch e:
-// it belongs to snapshot e + 1) -> `begin_cut(E > e)` lists it as pending
-// -> `committed(E)` makes it ready and its sink's thread applies it -> the
-// next cut lists it as committed -> the commit after that forgets it.
+// it belongs to snapshot e + 1) -> `begin_cut(E > e)` lists it, pending,
+// in the segment of effects E lists first -> `committed(E)` makes it ready
+// and its sink's thread applies it -> later layers name it settled while
+// its segment lives (once all of a segment is settled, one more cut names
+// it, then it is dropped).
 // A transactional sink's effect: `begin_cut(E)` puts it into transaction
 // "…/<inc>.<E>" of its sink, prepared on the sink's thread before the cut
 // may commit (listed as prepared) -> `committed(E)` commits the
-// transaction -> listed as committed once, then forgotten. `abort_cut(E)`
-// aborts E's transactions and hands their effects to the next cut.
+// transaction -> settled. `abort_cut(E)` aborts E's transactions, drops
+// E's segment and hands its effects to the next cut.
+//
+// Cost: a cut looks only at the effects issued since the last one, and
+// writes them once (a segment blob); a later cut references the segment
+// by its digest, so a busy node does not re-encode what is still pending.
 //
 // Threads: every method may be called from any thread. Each sink has a
 // thread of its own that runs its calls in order, so a slow or hung sink
@@ -31,10 +37,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "amber/checkpoint/layers.hpp"
 #include "amber/runtime/effect.hpp"
+#include "amber/storage/store.hpp"
 
 namespace amber {
 
@@ -62,7 +70,15 @@ public:
   /// transaction per sink; `prepared` hears (once, from a sink's thread,
   /// or at once when there is nothing to prepare) ok when all of them are
   /// prepared, or the first failure. The cut may commit only after ok.
-  effects_layer begin_cut(uint64_t epoch, std::function<void(status)> prepared);
+  struct cut_listing {
+    effects_layer layer; ///< The layer index: its segments and settled ids.
+    /// The segment of the effects this cut lists first; the cut must store
+    /// it with the layer.
+    std::optional<blob_put> segment;
+    uint64_t segment_blobs = 0; ///< Segments the layer names (this one too).
+    uint64_t segment_bytes = 0;
+  };
+  cut_listing begin_cut(uint64_t epoch, std::function<void(status)> prepared);
 
   /// Cut `epoch` will not commit: its transactions are aborted (after a
   /// prepare still running) and their effects go into the next cut.
