@@ -228,6 +228,7 @@ public:
   }
 
   void tick() {
+    node_->core().effects().retry(); // Deliveries and commits that failed before.
     if (!self_->state.busy)
       begin([](const result<checkpoint_report>&) {}, 2, 0, /*if_changed=*/true);
     self_->delayed_send(self_, opts_.interval, tick_atom::value);
@@ -249,6 +250,16 @@ private:
               auto context = std::string("capturing the ") + to_string(kind) + " layer";
               if (why.code() != errc::timeout) {
                 end(r, why.with_context(context));
+                return;
+              }
+              if (kind == layer_kind::effects) {
+                auto busy = node_->core().effects().busy();
+                end(r, status(errc::timeout, "the effect sinks did not prepare the cut's "
+                                             "transactions within "
+                                               + std::to_string(opts_.timeout.count()) + " ms"
+                                               + (busy.empty() ? "" : " (" + busy + ")")
+                                               + "; nothing was committed")
+                         .with_context(context));
                 return;
               }
               why = status(errc::timeout, "the cut of node '" + node_->name()
@@ -321,11 +332,13 @@ private:
       end(r, id.error());
       return;
     }
-    // The snapshot holds the handlers that issued its pending effects:
-    // perform them now (a failure leaves them pending, retried next time;
-    // the node's effect_stats() names it).
-    node_->core().effects().committed(r->ctx->epoch());
-    node_->deliver_effects();
+    // The snapshot holds the handlers that issued its effects: perform
+    // them now, on the sinks' threads (a failure leaves them pending,
+    // retried next time; the node's effect_stats() names it). A cluster
+    // member waits for the cluster snapshot instead (the agent says).
+    if (!r->cluster)
+      node_->core().effects().committed(r->ctx->epoch());
+    auto& cache = *r->results[static_cast<size_t>(layer_kind::cache)];
 #ifdef __GLIBC__
     // A large cut frees a lot of small objects on many threads; glibc keeps
     // them in per-thread arenas, so without this the node's RSS would grow

@@ -145,13 +145,16 @@ result<std::unique_ptr<node>> restore_node(store& s, std::string_view spec,
     if (!ref)
       return ref.error().with_context("restoring " + id->short_hex());
   }
-  // The snapshot's pending effects: issued before its cut, not known to be
-  // performed. Performed again now (an idempotent sink drops those it has);
-  // its committed ones are never repeated.
+  // The snapshot's effects not known to be performed: pending ones are
+  // performed again (an idempotent sink drops those it has), its prepared
+  // transactions committed, and transactions of a discarded future aborted
+  // before anything runs; its committed ones are never repeated.
   for (auto& sink : opts.sinks)
     AMBER_RETURN_IF_ERROR(n->add_sink(sink).with_context("restoring " + id->short_hex()));
-  n->core().effects().restore(snap->effects);
-  n->deliver_effects(); // A failure stays pending: retried after the next checkpoint.
+  AMBER_RETURN_IF_ERROR(n->core()
+                          .effects()
+                          .restore(snap->effects, opts.sink_timeout)
+                          .with_context("restoring " + id->short_hex()));
   // Re-deliver them while every component is held: each receiver's mailbox
   // has them, in the order it first got them, ahead of anything a released
   // component sends.

@@ -1,5 +1,6 @@
 #include "amber/checkpoint/snapshot.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 
@@ -22,6 +23,7 @@ std::vector<digest> loaded_snapshot::references() const {
     out.push_back(l.index);
   for (auto& c : cache.components)
     out.push_back(c.state);
+  out.insert(out.end(), effects.segments.begin(), effects.segments.end());
   return out;
 }
 
@@ -51,6 +53,26 @@ status load_layer(store& s, const manifest& m, layer_kind kind, T* out) {
   return decode(bytes, out, what + " index " + d.index.short_hex());
 }
 
+// Reads the segments an effects layer names into its entries (settled ones
+// as committed), in id order.
+status load_effect_segments(store& s, effects_layer* layer) {
+  for (auto& id : layer->segments) {
+    std::string bytes;
+    auto what = "effects segment " + id.short_hex();
+    AMBER_RETURN_IF_ERROR(s.get_blob(id, &bytes).with_context(what));
+    effect_segment seg;
+    AMBER_RETURN_IF_ERROR(decode(bytes, &seg, what));
+    for (auto& r : seg.entries) {
+      if (layer->is_settled(r.id))
+        r.state = effect_record::committed;
+      layer->entries.push_back(std::move(r));
+    }
+  }
+  std::stable_sort(layer->entries.begin(), layer->entries.end(),
+                   [](const effect_record& a, const effect_record& b) { return a.id < b.id; });
+  return status::ok();
+}
+
 } // namespace
 
 result<loaded_snapshot> load_snapshot(store& s, const digest& id) {
@@ -70,6 +92,7 @@ result<loaded_snapshot> load_snapshot(store& s, const digest& id) {
   AMBER_RETURN_IF_ERROR(load_layer(s, out.meta, layer_kind::cache, &out.cache));
   AMBER_RETURN_IF_ERROR(load_layer(s, out.meta, layer_kind::world, &out.world));
   AMBER_RETURN_IF_ERROR(load_layer(s, out.meta, layer_kind::effects, &out.effects));
+  AMBER_RETURN_IF_ERROR(load_effect_segments(s, &out.effects));
   AMBER_RETURN_IF_ERROR(load_layer(s, out.meta, layer_kind::trace, &out.trace));
   for (auto& c : out.cache.components) {
     status st = referenced(s.has_blob(c.state), c.state);

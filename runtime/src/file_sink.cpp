@@ -4,6 +4,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
+#include <unordered_set>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -65,6 +67,7 @@ result<std::shared_ptr<file_sink>> file_sink::open(std::string name, std::string
   if (static_cast<uint64_t>(st.st_size) > good
       && ::ftruncate(sink->fd_, static_cast<off_t>(good)) != 0)
     return errno_status("cutting the torn last line of effect file '" + p + "'");
+  sink->size_ = good;
   return sink;
 }
 
@@ -74,25 +77,70 @@ file_sink::~file_sink() {
 }
 
 status file_sink::apply(const effect& e) {
-  if (keys_.count(e.key))
-    return status::ok(); // Delivered again after a crash or restore.
-  if (e.key.find_first_of("\t\n") != std::string::npos)
-    return status::invalid_argument("effect key '" + e.key + "' holds a tab or newline");
-  std::string line = e.key + '\t' + escape(e.payload) + '\n';
+  size_t performed = 0;
+  return apply_all({e}, &performed);
+}
+
+status file_sink::apply_all(const std::vector<effect>& effects, size_t* performed) {
+  *performed = 0;
+  std::string buffer;
+  std::vector<std::pair<size_t, const std::string*>> ends; // Line end in buffer, its key.
+  std::unordered_set<std::string_view> batch;
+  size_t valid = effects.size();
+  status invalid;
+  for (size_t i = 0; i < effects.size(); ++i) {
+    auto& e = effects[i];
+    if (e.key.find_first_of("\t\n") != std::string::npos) {
+      valid = i; // Everything before it is written; it fails.
+      invalid = status::invalid_argument("effect key '" + e.key + "' holds a tab or newline");
+      break;
+    }
+    if (keys_.count(e.key) || !batch.insert(e.key).second)
+      continue; // Delivered again after a crash or restore.
+    buffer += e.key;
+    buffer += '\t';
+    buffer += escape(e.payload);
+    buffer += '\n';
+    ends.emplace_back(buffer.size(), &e.key);
+  }
   size_t done = 0;
-  while (done < line.size()) {
-    auto n = ::write(fd_, line.data() + done, line.size() - done);
+  status st;
+  while (done < buffer.size()) {
+    auto n = ::write(fd_, buffer.data() + done, buffer.size() - done);
     if (n < 0) {
       if (errno == EINTR)
         continue;
-      return errno_status("appending to effect file '" + path_ + "'");
+      st = errno_status("appending to effect file '" + path_ + "'");
+      break;
     }
     done += static_cast<size_t>(n);
   }
-  if (opts_.sync && ::fsync(fd_) != 0)
-    return errno_status("syncing effect file '" + path_ + "'");
-  keys_.insert(e.key);
-  return status::ok();
+  if (st.is_ok() && opts_.sync && done > 0 && ::fsync(fd_) != 0)
+    st = errno_status("syncing effect file '" + path_ + "'");
+  if (st.is_ok()) {
+    for (auto& [end, key] : ends)
+      keys_.insert(*key);
+    size_ += done;
+    *performed = valid;
+    return invalid;
+  }
+  // Keep the whole lines written; cut a torn one, so the file stays lines.
+  size_t whole = 0;
+  for (auto& [end, key] : ends) {
+    if (end > done)
+      break;
+    keys_.insert(*key);
+    whole = end;
+  }
+  size_ += whole;
+  if (done > whole)
+    (void)::ftruncate(fd_, static_cast<off_t>(size_));
+  for (auto& e : effects) { // Performed: those before the first one not on file.
+    if (!keys_.count(e.key))
+      break;
+    ++*performed;
+  }
+  return st;
 }
 
 } // namespace amber

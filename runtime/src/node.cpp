@@ -66,6 +66,7 @@ node::node(std::shared_ptr<const registry> types, node_options opts)
     if (auto st = registry::check_messages(*types_->find(rec.type_name), *cfg_); !st)
       unspawnable_.emplace(rec.type_name, st);
   system_ = std::make_unique<caf::actor_system>(*cfg_);
+  core_->effects().set_identity(opts_.name, opts_.incarnation); // Names its transactions.
   core_->set_spawner([this](spawn_request req) {
     spawn_args args;
     args.type_name = std::move(req.type_name);
@@ -270,8 +271,8 @@ status node::add_sink(std::shared_ptr<effect_sink> sink) {
   return core_->effects().add_sink(std::move(sink));
 }
 
-status node::deliver_effects() {
-  return core_->effects().deliver();
+status node::deliver_effects(std::chrono::milliseconds timeout) {
+  return core_->effects().deliver(timeout);
 }
 
 effect_ledger::stats_t node::effect_stats() const {
@@ -320,6 +321,8 @@ void node::stop() {
   for (auto& a : attached)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   core_->set_sinks({}); // The capture actors must not outlive the system.
+  // Nor the effect ledger's callbacks to them; sinks stop calling.
+  core_->effects().shutdown();
   // No cut can run any more (the checkpointer went first): components exit
   // without the bookkeeping that keeps later cuts balanced.
   core_->begin_shutdown();

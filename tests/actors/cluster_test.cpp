@@ -13,9 +13,12 @@
 
 #include "amber/actors/cluster_member.hpp"
 #include "amber/checkpoint/cluster_manifest.hpp"
+#include "amber/checkpoint/snapshot.hpp"
 #include "amber/storage/lmdb_store.hpp"
 #include "bank/bank.hpp"
 #include "bank/xbank.hpp"
+#include "support/effect_components.hpp"
+#include "support/mem_txn_sink.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_pki.hpp"
 
@@ -46,6 +49,9 @@ struct test_cluster {
   std::shared_ptr<registry> types = std::make_shared<registry>();
   std::map<std::string, std::shared_ptr<lmdb_store>> stores;
   std::map<std::string, std::unique_ptr<cluster_member>> members;
+  /// Each member's graph also has fx.source -> fx.writer issuing effects to sink "db".
+  bool effects = false;
+  std::map<std::string, std::vector<std::shared_ptr<effect_sink>>> sinks;
 
   explicit test_cluster(std::vector<std::string> names) {
     REQUIRE(bank::register_types(*types).is_ok());
@@ -86,6 +92,10 @@ struct test_cluster {
                             {"batch", "4"},
                             {"interval_ms", "2"},
                             {"seed", std::to_string(member.size() * 7919 + member[0])}}});
+    if (effects) {
+      g.instances.push_back({"source", fx::source::type_name, {}});
+      g.instances.push_back({"writer", fx::writer::type_name, {{"sinks", "db"}, {"prefix", "row"}}});
+    }
     return g;
   }
 
@@ -95,6 +105,7 @@ struct test_cluster {
     if (!from_store)
       o.graphs.push_back(graph_for(n));
     o.worker_threads = 2;
+    o.sinks = sinks[n];
     auto m = cluster_member::start(spec, n, types, stores[n], std::move(o));
     REQUIRE_MESSAGE(m, (m ? "" : m.error().to_string()));
     members[n] = std::move(*m);
@@ -226,6 +237,58 @@ struct tls_pair {
     members[n] = std::move(*m);
   }
 };
+
+TEST_CASE("a member performs its effects only once the cluster snapshot holding them commits") {
+  test_cluster c({"a", "b"});
+  REQUIRE(c.types->add<fx::source>().is_ok());
+  REQUIRE(c.types->add<fx::writer>().is_ok());
+  c.effects = true;
+  std::map<std::string, std::shared_ptr<::test::mem_txn_sink>> db;
+  for (std::string n : {"a", "b"}) {
+    db[n] = std::make_shared<::test::mem_txn_sink>("db");
+    c.sinks[n] = {db[n]};
+  }
+  c.start_all();
+  for (auto& [name, m] : c.members)
+    m->with_node([](node& n) {
+      auto src = n.find("source")->handle;
+      for (int64_t i = 1; i <= 3; ++i)
+        caf::anon_send(src, fx::feed_atom::value, i);
+    });
+  // The banks never go quiet: wait for the three effects instead.
+  auto until = [&](const std::function<bool()>& done) {
+    for (int i = 0; i < 200 && !done(); ++i)
+      std::this_thread::sleep_for(50ms);
+    return done();
+  };
+  for (auto& [name, m] : c.members)
+    REQUIRE(until([&, m = m.get()] {
+      uint64_t issued = 0;
+      m->with_node([&](node& n) { issued = n.effect_stats().issued; });
+      return issued == 3;
+    }));
+  // b's sink hangs in prepare: a commits its part of the cut, the cluster
+  // snapshot never commits (the leader gives up after 3 s).
+  db["b"]->close_gate();
+  auto aborted = c.members["a"]->checkpoint(3s);
+  REQUIRE(!aborted);
+  MESSAGE(aborted.error().to_string());
+  CHECK(c.stores["a"]->get_ref(head_ref("a")).ok()); // a's node snapshot committed.
+  c.members["a"]->with_node([](node& n) { (void)n.deliver_effects(); });
+  CHECK(db["a"]->rows().empty()); // Its effects wait for the cluster's snapshot.
+  CHECK(db["b"]->rows().empty());
+  db["b"]->open_gate();
+  auto id = c.members["a"]->checkpoint(10s);
+  REQUIRE_MESSAGE(id, (id ? "" : id.error().to_string()));
+  for (std::string n : {"a", "b"}) {
+    INFO("member " << n);
+    CHECK(until([&] { return db[n]->rows().size() == 3; }));
+    auto rows = db[n]->rows();
+    std::sort(rows.begin(), rows.end());
+    CHECK(rows == std::vector<std::string>{"row-1", "row-2", "row-3"});
+    CHECK(until([&] { return db[n]->prepared_ids().empty(); }));
+  }
+}
 
 TEST_CASE("members linked over mutual TLS take cluster checkpoints") {
   auto& certs = ::test::pki::get();

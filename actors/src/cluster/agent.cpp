@@ -270,6 +270,7 @@ public:
     }
     crash_point(conf_, "after_manifest");
     r.done = true;
+    effects_committed(m);
     for (auto& mem : conf_.spec->members)
       if (mem.name != conf_.self)
         control(mem.name, control_kind::commit, r.epoch, {}, bytes);
@@ -340,6 +341,15 @@ public:
     if (!conf_.db->get_manifest(m->find(conf_.self)->snapshot, &ignored).is_ok())
       return;
     (void) adopt_cluster_manifest(*conf_.db, bytes);
+    effects_committed(*m);
+  }
+
+  // Effects wait for the cluster snapshot, not the member's own: perform
+  // those of our part of `m` once it committed (again is harmless).
+  void effects_committed(const cluster_manifest& m) {
+    auto* part = m.find(conf_.self);
+    if (part && part->incarnation == conf_.incarnation && conf_.n)
+      conf_.n->core().effects().committed(m.epoch);
   }
 
   // -- rollback ---------------------------------------------------------------------

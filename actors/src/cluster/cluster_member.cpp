@@ -218,6 +218,7 @@ struct cluster_member::impl {
     ro.incarnation = inc;
     ro.hold = true;
     ro.name = self;
+    ro.sinks = opts.sinks;
     return ro;
   }
 
@@ -341,6 +342,8 @@ cluster_member::start(const cluster_spec& spec, const std::string& member,
     no.worker_threads = p->opts.worker_threads;
     no.configure = p->configure_fn();
     auto n = std::make_unique<node>(p->types, std::move(no));
+    for (auto& sink : p->opts.sinks)
+      AMBER_RETURN_IF_ERROR(n->add_sink(sink).with_context("member '" + member + "'"));
     auto rt = p->build(std::move(n), false, false, false);
     if (!rt)
       return rt.error();

@@ -46,6 +46,9 @@ struct cluster_member_options {
   /// Called with every node the member starts (fresh, or restored by a
   /// rollback), before its components run. Must not block.
   std::function<void(node&)> on_node;
+  /// Effect sinks of every node the member starts (see node::add_sink).
+  /// Effects are performed once a cluster snapshot holding them commits.
+  std::vector<std::shared_ptr<effect_sink>> sinks;
 };
 
 class cluster_member {

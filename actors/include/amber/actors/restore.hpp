@@ -9,6 +9,7 @@
 // does it start a fresh node — incarnation = the snapshot's + 1 — reinstall
 // the graphs and respawn each component with its state. The store is only read.
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -31,10 +32,16 @@ struct restore_options {
   bool hold = false;
   /// The node's name; empty: the snapshot's.
   std::string name;
-  /// Effect sinks of the restored node (see node::add_sink). The
-  /// snapshot's pending effects are performed through them before any
-  /// component runs; one that fails stays pending (node::effect_stats()).
+  /// Effect sinks of the restored node (see node::add_sink): every sink
+  /// the snapshot's effects name. Before any component runs, each
+  /// transactional sink aborts this node's in-doubt transactions the
+  /// snapshot does not list; then (on the sinks' threads) the snapshot's
+  /// pending effects are performed and its prepared transactions
+  /// committed. One that fails stays pending (node::effect_stats()).
   std::vector<std::shared_ptr<effect_sink>> sinks;
+  /// How long a transactional sink may take to list and abort its
+  /// in-doubt transactions before the restore fails with timeout.
+  std::chrono::milliseconds sink_timeout{10000};
 };
 
 /// Restores the snapshot `spec` names (id, short id, ref or node name).

@@ -12,6 +12,7 @@
 // `if (version >= N)`, resetting it otherwise: snapshots written before keep
 // decoding (tests/checkpoint/layers_test.cpp holds bytes of old versions).
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <stdexcept>
@@ -20,6 +21,7 @@
 
 #include <boost/serialization/map.hpp>
 #include <boost/serialization/string.hpp>
+#include <boost/serialization/utility.hpp>
 #include <boost/serialization/vector.hpp>
 #include <boost/serialization/version.hpp>
 
@@ -95,38 +97,74 @@ struct world_layer {
 };
 
 /// One external side effect in a snapshot's ledger, so that a restore
-/// performs the pending ones again and never repeats a committed one.
+/// finishes the ones not yet performed and never repeats a committed one.
+/// Version 1 added `txn` and the prepared state.
 struct effect_record {
   /// pending: issued before the cut, not known to be performed (a restore
-  /// performs it again; its sink drops the key if it had it). committed:
+  /// performs it again; its idempotent sink drops the key if it had it).
+  /// prepared: in transaction `txn` of a transactional sink, prepared
+  /// before the snapshot committed (a restore commits `txn`). committed:
   /// performed since the previous snapshot (listed once, then forgotten).
-  /// aborted: reserved for transactional sinks.
-  enum state_t : uint8_t { pending = 0, committed = 1, aborted = 2 };
+  /// aborted: never written (kept so old readers' values stay valid).
+  enum state_t : uint8_t { pending = 0, committed = 1, aborted = 2, prepared = 3 };
   uint64_t id = 0;          ///< Ledger order within one incarnation.
   uint32_t component = 0;   ///< Instance id of the component that issued it.
   std::string sink;         ///< The sink's name (the field was `kind` before; same bytes).
   std::string key;          ///< Idempotency key: "<component>/<cause>/<ordinal>".
   uint8_t state = pending;
   std::string payload;      ///< Sink-specific bytes.
+  std::string txn;          ///< The transaction, when prepared.
 
   template <class Archive>
-  void serialize(Archive& ar, unsigned) {
+  void serialize(Archive& ar, unsigned version) {
     ar& id& component& sink& key& state& payload;
+    if (version >= 1)
+      ar& txn;
     if constexpr (Archive::is_loading::value)
-      if (state > aborted)
+      if (state > prepared || (state == prepared && txn.empty()))
         throw std::runtime_error("effect state is " + std::to_string(state)
-                                 + ", not 0, 1 or 2");
+                                 + (state == prepared ? " without a transaction"
+                                                      : ", not 0, 1, 2 or 3"));
   }
 };
 
-/// The effects issued up to the cut that are pending, and those performed
-/// since the previous snapshot (committed), in issue order.
-struct effects_layer {
-  std::vector<effect_record> entries;
+/// A run of effects first listed by one cut, stored once as a blob of its
+/// own and referenced by every later effects layer until all of its effects
+/// are settled: a busy node's checkpoint writes only the effects issued
+/// since the previous one, not all that are still pending.
+struct effect_segment {
+  std::vector<effect_record> entries; ///< pending or prepared, by id.
 
   template <class Archive>
   void serialize(Archive& ar, unsigned) {
     ar& entries;
+  }
+};
+
+/// The effects issued up to the cut that are not known to be performed,
+/// and those performed since the previous snapshot (committed), in issue
+/// order. Version 1 added segments: the layer index then names segment
+/// blobs and the ids in them that are settled (performed, or handed to a
+/// newer entry); `load_snapshot` reads the segments into `entries`, with
+/// settled ones as committed, so readers see one list either way.
+struct effects_layer {
+  std::vector<effect_record> entries;
+  std::vector<digest> segments;                         ///< effect_segment blobs.
+  std::vector<std::pair<uint64_t, uint64_t>> settled;   ///< Id ranges [first, last].
+
+  bool is_settled(uint64_t id) const {
+    auto i = std::upper_bound(settled.begin(), settled.end(), id,
+                              [](uint64_t v, const std::pair<uint64_t, uint64_t>& r) {
+                                return v < r.first;
+                              });
+    return i != settled.begin() && std::prev(i)->second >= id;
+  }
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned version) {
+    ar& entries;
+    if (version >= 1)
+      ar& segments& settled;
   }
 };
 
@@ -183,3 +221,5 @@ struct trace_layer {
 
 BOOST_CLASS_VERSION(amber::component_record, 1)
 BOOST_CLASS_VERSION(amber::in_flight_message, 1)
+BOOST_CLASS_VERSION(amber::effect_record, 1)
+BOOST_CLASS_VERSION(amber::effects_layer, 1)

@@ -3,10 +3,11 @@
 // An append-only file of effect lines, exactly once per key.
 //
 // Each effect becomes one line: its key, a tab, its payload (a newline in
-// the payload is written as "\n", a backslash as "\\"). On open the sink
+// the payload is written as "\n", a backslash as "\\"); a batch of effects
+// is one write(2) call. On open the sink
 // reads the keys already in the file back (and cuts a torn last line, which
 // was never acknowledged), so a key delivered again after a crash or a
-// restore writes nothing. Each line is written with one write(2) call; with
+// restore writes nothing. With
 // `sync` the file is fsync'ed before `apply` returns (survives a power
 // loss, not only a crash of the process).
 //
@@ -22,7 +23,7 @@
 
 namespace amber {
 
-class file_sink final : public effect_sink {
+class file_sink final : public idempotent_sink {
 public:
   struct options {
     bool sync = false; ///< fsync after each line.
@@ -40,6 +41,9 @@ public:
   const std::string& name() const override { return name_; }
   /// @return ok (written, or a key written before); io_error.
   status apply(const effect& e) override;
+  /// One write(2) for the batch; a write that fails part way keeps the
+  /// whole lines written (their keys count as done) and cuts the rest.
+  status apply_all(const std::vector<effect>& effects, size_t* performed) override;
 
   size_t keys() const { return keys_.size(); }
 
@@ -51,6 +55,7 @@ private:
   std::string path_;
   options opts_;
   int fd_ = -1;
+  uint64_t size_ = 0; ///< The file's size: where the next line starts.
   std::unordered_set<std::string> keys_;
 };
 

@@ -110,14 +110,14 @@ public:
   /// Registers a sink components can issue effects to (`effect(name, ...)`).
   /// Register sinks before components issue effects to them; a restored
   /// node gets its sinks through `restore_options::sinks`.
-  /// @return invalid_argument for a taken or empty name or a sink that is
-  ///         not idempotent.
+  /// @return invalid_argument for a taken or empty name.
   status add_sink(std::shared_ptr<effect_sink> sink);
 
-  /// Performs every effect whose snapshot has committed and that is not
-  /// performed yet (the checkpointer calls this after each commit; call it
-  /// to retry after a sink failed). @return ok, or the first failure.
-  status deliver_effects();
+  /// Retries what failed before (the checkpointer does after each commit
+  /// and each interval) and waits until every sink is idle.
+  /// @return ok, the latest failure since the call, or timeout naming the
+  ///         sink that is still busy (e.g. hung in a call).
+  status deliver_effects(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   /// The effect ledger's figures; `last_error` names the latest failure.
   effect_ledger::stats_t effect_stats() const;

@@ -20,11 +20,11 @@
 #include "amber/runtime/effect.hpp"
 #include "amber/storage/status.hpp"
 
-struct pg_conn; // libpq's PGconn.
-
 namespace amber {
 
-class pg_sink final : public effect_sink {
+class pg_connection;
+
+class pg_sink final : public idempotent_sink {
 public:
   /// Connects to `conninfo` (libpq syntax, e.g. "host=/tmp/pg dbname=x")
   /// and creates `table` when missing. The sink is named `name`.
@@ -43,16 +43,12 @@ public:
   const std::string& table() const { return table_; }
 
 private:
-  pg_sink(std::string name, std::string conninfo, std::string table)
-    : name_(std::move(name)), conninfo_(std::move(conninfo)), table_(std::move(table)) {}
-  status fail(const std::string& what) const;
-  status connect();
+  pg_sink(std::string name, std::string table, std::unique_ptr<pg_connection> conn);
 
   std::string name_;
-  std::string conninfo_;
   std::string table_;
   std::string quoted_; ///< The table as an SQL identifier.
-  pg_conn* conn_ = nullptr;
+  std::unique_ptr<pg_connection> conn_;
 };
 
 } // namespace amber
