@@ -162,6 +162,7 @@ static const char* effect_state(uint8_t state) {
     case effect_record::pending: return "pending";
     case effect_record::committed: return "committed";
     case effect_record::aborted: return "aborted";
+    case effect_record::prepared: return "prepared";
     default: return "?";
   }
 }
@@ -209,9 +210,16 @@ int cmd_show(const context& ctx, const show_options& opts) {
                       {"peers", snap->world.peers.size()}};
       out["effects"] = snap->effects.entries.size();
       json effects = json::array();
-      for (auto& e : snap->effects.entries)
-        effects.push_back({{"sink", e.sink}, {"key", e.key}, {"state", effect_state(e.state)},
-                           {"component", e.component}, {"payload_bytes", e.payload.size()}});
+      for (auto& e : snap->effects.entries) {
+        json entry = {{"sink", e.sink},
+                      {"key", e.key},
+                      {"state", effect_state(e.state)},
+                      {"component", e.component},
+                      {"payload_bytes", e.payload.size()}};
+        if (!e.txn.empty())
+          entry["transaction"] = e.txn;
+        effects.push_back(std::move(entry));
+      }
       out["effect_entries"] = effects;
       out["in_flight_messages"] = snap->trace.messages.size();
       print_json(out);
@@ -237,7 +245,8 @@ int cmd_show(const context& ctx, const show_options& opts) {
       constexpr size_t shown = 20;
       for (size_t i = 0; i < snap->effects.entries.size() && i < shown; ++i) {
         auto& e = snap->effects.entries[i];
-        fmt::print("  {:<10} {:<16} {}\n", effect_state(e.state), e.sink, e.key);
+        fmt::print("  {:<10} {:<16} {}{}\n", effect_state(e.state), e.sink, e.key,
+                   e.txn.empty() ? "" : "  (" + e.txn + ")");
       }
       if (snap->effects.entries.size() > shown)
         fmt::print("  ... {} more (--json lists all)\n", snap->effects.entries.size() - shown);

@@ -93,6 +93,9 @@ TEST_CASE("every transfer exactly once in a file and in PostgreSQL across 30 SIG
     // Without "finish" the child only ever stops by a signal.
     REQUIRE_MESSAGE(WIFSIGNALED(wstatus), "the child exited with " << WEXITSTATUS(wstatus));
   }
+  // How far the killed lives got (the rest is the last life's).
+  MESSAGE(count_ids(test::lines_of(file)).size() << " of " << total
+                                                  << " transfers performed before the last life");
   // The last life runs to the end (bounded: the child's own timeouts, and this).
   args.push_back("finish");
   pid_t pid = start_child(args);

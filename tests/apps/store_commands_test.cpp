@@ -164,6 +164,59 @@ TEST_CASE("an ambiguous short id exits 4 and lists the candidates") {
   CHECK(run_amber({"show", one, "--store", store}).code == 0);
 }
 
+TEST_CASE("show lists a snapshot's effects from its segments: pending, prepared, committed") {
+  scratch dir;
+  std::string store = dir / "fx";
+  std::string id;
+  {
+    amber::lmdb_options opts;
+    opts.create_if_missing = true;
+    opts.no_sync = true;
+    auto db = amber::lmdb_store::open(store, opts);
+    REQUIRE(db);
+    amber::effect_segment seg;
+    seg.entries.push_back({1, 2, "file", "w/m1.1/0", amber::effect_record::pending, "a", ""});
+    seg.entries.push_back({2, 2, "db", "w/m1.2/0", amber::effect_record::prepared, "b",
+                           "amber/fx/db/0.3"});
+    seg.entries.push_back({3, 2, "file", "w/m1.3/0", amber::effect_record::pending, "c", ""});
+    auto put = (*db)->put_blobs({amber::encode(seg)});
+    REQUIRE(put);
+    amber::effects_layer effects;
+    effects.segments.push_back(put->ids.front());
+    effects.settled.emplace_back(3, 3); // Performed since: listed as committed.
+    amber::manifest m;
+    m.node.name = "fx";
+    amber::world_layer world;
+    world.node_name = "fx";
+    const std::string indexes[amber::layer_count] = {
+      amber::encode(amber::model_layer{}), amber::encode(amber::cache_layer{}),
+      amber::encode(world), amber::encode(effects), amber::encode(amber::trace_layer{})};
+    amber::snapshot_commit c;
+    for (size_t k = 0; k < amber::layer_count; ++k) {
+      auto d = amber::write_layer(**db, static_cast<amber::layer_kind>(k), indexes[k], 1);
+      REQUIRE(d);
+      m.layers[k] = *d;
+      c.references.push_back(d->index);
+    }
+    c.references.push_back(put->ids.front());
+    c.manifest = amber::encode_manifest(m);
+    auto committed = (*db)->commit_snapshot(c);
+    REQUIRE(committed);
+    id = committed->to_hex();
+  }
+  auto j = amber_json({"show", id, "--store", store});
+  auto& fx = j.at("effect_entries");
+  REQUIRE(fx.size() == 3);
+  CHECK(fx[0].at("state") == "pending");
+  CHECK(fx[1].at("state") == "prepared");
+  CHECK(fx[1].at("transaction") == "amber/fx/db/0.3");
+  CHECK(fx[2].at("state") == "committed");
+  auto text = run_amber({"show", id, "--store", store});
+  REQUIRE(text.code == 0);
+  CHECK(contains(text.out, "(amber/fx/db/0.3)"));
+  CHECK(run_amber({"verify", "--store", store}).code == 0); // The segment is referenced.
+}
+
 TEST_CASE("diff names changed, added and removed components with bytes") {
   const auto& store = history_store();
   auto r = run_amber({"diff", "bank~1", "bank", "--store", store});
