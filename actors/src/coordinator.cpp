@@ -338,7 +338,6 @@ private:
     // member waits for the cluster snapshot instead (the agent says).
     if (!r->cluster)
       node_->core().effects().committed(r->ctx->epoch());
-    auto& cache = *r->results[static_cast<size_t>(layer_kind::cache)];
 #ifdef __GLIBC__
     // A large cut frees a lot of small objects on many threads; glibc keeps
     // them in per-thread arenas, so without this the node's RSS would grow
