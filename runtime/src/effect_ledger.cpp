@@ -46,6 +46,19 @@ bool is_txn_suffix(const std::string& s) {
   return dot != std::string::npos && digits(s.substr(0, dot)) && digits(s.substr(dot + 1));
 }
 
+/// A sink is user code: what it throws is its call's error, not the end of
+/// the sink's thread (std::terminate).
+template <class Call>
+auto guarded(const std::string& what, Call&& call) -> decltype(call()) {
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    return status::io_error(what + " threw: " + e.what());
+  } catch (...) {
+    return status::io_error(what + " threw an exception");
+  }
+}
+
 } // namespace
 
 // Everything the ledger knows, shared with the sinks' threads (which may
@@ -237,7 +250,8 @@ struct effect_ledger::state {
       w.op_start = clock_type::now();
       lock.unlock();
       size_t performed = 0;
-      auto st = sink.apply_all(effects, &performed);
+      auto st = guarded("effect sink '" + sink.name() + "'",
+                        [&] { return sink.apply_all(effects, &performed); });
       lock.lock();
       performed = std::min(performed, ids.size());
       for (size_t i = 0; i < performed; ++i)
@@ -280,7 +294,8 @@ struct effect_ledger::state {
     w.op = "prepare of transaction " + id;
     w.op_start = clock_type::now();
     lock.unlock();
-    auto st = sink.prepare(id, effects);
+    auto st = guarded("effect sink '" + sink.name() + "'",
+                      [&] { return sink.prepare(id, effects); });
     lock.lock();
     t = txns.find(id);
     if (t == txns.end())
@@ -310,7 +325,7 @@ struct effect_ledger::state {
     w.op = "commit of transaction " + id;
     w.op_start = clock_type::now();
     lock.unlock();
-    auto st = sink.commit(id);
+    auto st = guarded("effect sink '" + sink.name() + "'", [&] { return sink.commit(id); });
     lock.lock();
     t = txns.find(id);
     if (t == txns.end())
@@ -345,7 +360,7 @@ struct effect_ledger::state {
     w.op = "abort of transaction " + id;
     w.op_start = clock_type::now();
     lock.unlock();
-    auto st = sink.abort(id);
+    auto st = guarded("effect sink '" + sink.name() + "'", [&] { return sink.abort(id); });
     lock.lock();
     t = txns.find(id);
     if (t == txns.end())
@@ -564,6 +579,15 @@ effect_ledger::cut_listing effect_ledger::begin_cut(uint64_t epoch,
       fresh_txns.push_back(p.at == state::stage::in_txn ? txn : std::string());
     }
     s.unlisted = std::move(later);
+    // Read with the listing, not after encoding: a transaction found
+    // aborted meanwhile settles its old ids and relists the effects under
+    // new ones, which this cut no longer lists (they would be lost).
+    for (auto id : s.settled) {
+      if (!out.layer.settled.empty() && out.layer.settled.back().second + 1 == id)
+        out.layer.settled.back().second = id;
+      else
+        out.layer.settled.emplace_back(id, id);
+    }
     if (seg_no >= 0) {
       auto& seg = s.segments[seg_no];
       seg.epoch = epoch;
@@ -604,12 +628,6 @@ effect_ledger::cut_listing effect_ledger::begin_cut(uint64_t epoch,
       out.layer.segments.push_back(seg.id);
       ++out.segment_blobs;
       out.segment_bytes += seg.bytes;
-    }
-    for (auto id : s.settled) {
-      if (!out.layer.settled.empty() && out.layer.settled.back().second + 1 == id)
-        out.layer.settled.back().second = id;
-      else
-        out.layer.settled.emplace_back(id, id);
     }
     for (auto& [sink, id] : fresh) {
       auto* w = s.find(sink);
@@ -730,7 +748,8 @@ status effect_ledger::restore(const effects_layer& layer, std::chrono::milliseco
     // Copies: the task may outlive this call when the sink hangs.
     auto task = std::make_shared<std::packaged_task<status()>>([prefix = prefix, sink = sink,
                                                                listed = listed_txns]() -> status {
-      auto ids = sink->in_doubt(prefix);
+      auto what = "effect sink '" + sink->name() + "'";
+      auto ids = guarded(what, [&] { return sink->in_doubt(prefix); });
       if (!ids)
         return ids.error().with_context("listing the in-doubt transactions of effect sink '"
                                          + sink->name() + "'");
@@ -738,7 +757,7 @@ status effect_ledger::restore(const effects_layer& layer, std::chrono::milliseco
         if (id.compare(0, prefix.size(), prefix) != 0 || !is_txn_suffix(id.substr(prefix.size()))
             || listed.count(id))
           continue;
-        if (auto st = sink->abort(id); !st.is_ok())
+        if (auto st = guarded(what, [&] { return sink->abort(id); }); !st.is_ok())
           return st.with_context("aborting in-doubt transaction " + id + " of effect sink '"
                                  + sink->name() + "'");
       }
@@ -802,7 +821,11 @@ void effect_ledger::shutdown(std::chrono::milliseconds grace) {
   std::vector<std::unique_ptr<state::worker>> workers;
   {
     std::unique_lock<std::mutex> lock(s_->mutex);
-    if (s_->stopping && s_->workers.empty())
+    // Only threads left to finish a hung call remain after a first call:
+    // nothing to wait for or detach again (a second detach throws).
+    if (s_->stopping
+        && std::none_of(s_->workers.begin(), s_->workers.end(),
+                        [](auto& w) { return w.second->thread.joinable(); }))
       return;
     s_->stopping = true;
     s_->work_cv.notify_all();

@@ -7,11 +7,14 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 
 #include <doctest/doctest.h>
 
+#include "amber/checkpoint/serial.hpp"
+#include "amber/runtime/effect_ledger.hpp"
 #include "amber/storage/memory_store.hpp"
 #include "support/effects_fixture.hpp"
 #include "support/mem_txn_sink.hpp"
@@ -241,4 +244,117 @@ TEST_CASE("a hanging idempotent sink holds up only its own effects, each perform
   checkpoint(*n, db);
   CHECK(sink->rows() == items("row", 1, 5)); // In issue order, once each.
   CHECK(n->effect_stats().pending == 0);
+}
+
+// -- the ledger on its own: races with the sinks' threads -------------------------------
+
+namespace {
+
+// Commits take a while: one lands while a cut is still listing.
+class slow_commit_sink : public mem_txn_sink {
+public:
+  using mem_txn_sink::mem_txn_sink;
+  status commit(const std::string& txn) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return mem_txn_sink::commit(txn);
+  }
+};
+
+// A sink that throws from every call (user code may).
+class throwing_sink : public transactional_sink {
+public:
+  const std::string& name() const override { return name_; }
+  status prepare(const std::string&, const std::vector<effect>&) override {
+    throw std::runtime_error("prepare blew up");
+  }
+  status commit(const std::string&) override { throw std::runtime_error("commit blew up"); }
+  status abort(const std::string&) override { throw std::runtime_error("abort blew up"); }
+  result<std::vector<std::string>> in_doubt(const std::string&) override {
+    throw std::runtime_error("in_doubt blew up");
+  }
+
+private:
+  std::string name_ = "db";
+};
+
+status wait_prepared(effect_ledger& l, uint64_t epoch) {
+  auto done = std::make_shared<std::promise<status>>();
+  l.begin_cut(epoch, [done](status st) { done->set_value(st); });
+  auto f = done->get_future();
+  if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+    return status(errc::timeout, "no answer from the prepare");
+  return f.get();
+}
+
+effect_segment segment_of(const effect_ledger::cut_listing& l) {
+  effect_segment seg;
+  REQUIRE(l.segment);
+  REQUIRE(decode(l.segment->bytes, &seg, "segment").is_ok());
+  return seg;
+}
+
+} // namespace
+
+TEST_CASE("a transaction found aborted while a cut lists is never listed as settled without its "
+          "effects") {
+  auto sink = std::make_shared<slow_commit_sink>("db");
+  effect_ledger l;
+  l.set_identity("fx", 1);
+  REQUIRE(l.add_sink(sink).is_ok());
+  l.issue(0, {"db", "writer/a/0", 2, "row-a"});
+  auto first = l.begin_cut(1, nullptr);
+  REQUIRE(segment_of(first).entries.size() == 1);
+  auto old_id = segment_of(first).entries[0].id;
+  REQUIRE(l.deliver(std::chrono::seconds(10)).is_ok()); // Prepared.
+  sink->drop_prepared("amber/fx/db/1.1"); // By an administrator: its commit finds nothing.
+  // Many effects for a sink the node lacks: cut 2 takes a while to encode them.
+  for (int i = 0; i < 200000; ++i)
+    l.issue(1, {"elsewhere", "writer/b" + std::to_string(i) + "/0", 2, std::string(64, 'x')});
+  l.committed(1); // The commit runs on the sink's thread while cut 2 lists.
+  auto second = l.begin_cut(2, nullptr);
+  bool relisted = false;
+  for (auto& e : segment_of(second).entries)
+    relisted = relisted || e.key == "writer/a/0";
+  // Either the old entry is still pending in the old segment, or it is
+  // settled and the effect is listed anew: a restore of cut 2 must find it.
+  CHECK((!second.layer.is_settled(old_id) || relisted));
+  REQUIRE(l.deliver(std::chrono::seconds(10)).is_ok());
+  l.abort_cut(2);
+  l.shutdown();
+}
+
+TEST_CASE("a sink that throws fails its call with the exception's text; its thread goes on") {
+  effect_ledger l;
+  l.set_identity("fx", 1);
+  REQUIRE(l.add_sink(std::make_shared<throwing_sink>()).is_ok());
+  l.issue(0, {"db", "writer/a/0", 2, "row-a"});
+  auto st = wait_prepared(l, 1);
+  CHECK(!st.is_ok());
+  CHECK(contains(st.to_string(), "prepare blew up"));
+  l.abort_cut(1);
+  effects_layer none;
+  auto r = l.restore(none, std::chrono::seconds(10));
+  CHECK(!r.is_ok());
+  CHECK(contains(r.to_string(), "in_doubt blew up"));
+  CHECK(!wait_prepared(l, 2).is_ok()); // The thread still answers.
+}
+
+TEST_CASE("a ledger shut down while its sink hangs can be shut down again and destroyed") {
+  auto sink = make_sink();
+  sink->close_gate();
+  {
+    effect_ledger l;
+    REQUIRE(l.add_sink(sink).is_ok());
+    l.issue(0, {"db", "writer/a/0", 2, "row-a"});
+    l.begin_cut(1, [](status) {});
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (l.busy().empty() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    REQUIRE(!l.busy().empty()); // In the prepare.
+    l.shutdown(std::chrono::milliseconds(20)); // Leaves the thread to finish on its own.
+    auto start = std::chrono::steady_clock::now();
+    l.shutdown(std::chrono::milliseconds(20));
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+  } // ~effect_ledger shuts down once more.
+  sink->open_gate();
 }
