@@ -39,11 +39,13 @@ status prepare_range(store& s, const std::vector<component_record>& records, siz
   for (size_t i = begin; i < end; ++i) {
     auto& rec = records[i];
     std::string who = "component '" + rec.name + "'";
-    AMBER_RETURN_IF_ERROR(types.check(rec.type_name, rec.package).with_context(who));
+    AMBER_RETURN_IF_ERROR(
+      types.check(rec.type_name, rec.package, rec.state_version).with_context(who));
     status st = s.get_blob(rec.state, &bytes);
     if (!st)
       return st.with_context("state of " + who);
-    auto state = types.find(rec.type_name)->decode_state(bytes);
+    // Older state versions are migrated up here, before anything spawns.
+    auto state = types.decode_state(rec.type_name, rec.state_version, bytes);
     if (!state)
       return state.error().with_context(who);
     AMBER_RETURN_IF_ERROR(check_runtime_record(rec));
@@ -62,7 +64,7 @@ status prepare(store& s, const loaded_snapshot& snap, const registry& types,
                const restore_options& opts, std::vector<prepared_component>* out) {
   AMBER_RETURN_IF_ERROR(check_config_matches(snap.world.config, opts.config));
   for (auto& t : snap.model.types)
-    AMBER_RETURN_IF_ERROR(types.check(t.type_name, t.package));
+    AMBER_RETURN_IF_ERROR(types.check(t.type_name, t.package, t.state_version));
   std::unordered_map<std::string, const instance_def*> instances;
   for (auto& g : snap.model.graphs)
     for (auto& inst : g.instances)

@@ -128,6 +128,7 @@ result<entry_ptr> node::spawn_locked(spawn_args args) {
   info->name = args.name;
   info->type_name = args.type_name;
   info->package = type->package;
+  info->state_version = type->state_version;
   info->graph = args.graph;
   info->params = std::move(args.params);
   auto current = core_->current_epoch();
