@@ -10,7 +10,7 @@
 #include "amber/runtime/atoms.hpp"
 #include "amber/runtime/envelope.hpp"
 #include "amber/runtime/message_codec.hpp"
-#include "amber/runtime/runtime_record.hpp"
+#include "amber/runtime/type_check.hpp"
 
 namespace amber {
 
@@ -22,14 +22,6 @@ struct prepared_component {
   std::map<std::string, std::string> params;
 };
 
-// The runtime record must decode too, before anything spawns.
-status check_runtime_record(const component_record& rec) {
-  if (rec.runtime.empty())
-    return status::ok();
-  runtime_record r;
-  return decode(rec.runtime, &r, "the runtime record of component '" + rec.name + "'");
-}
-
 // Reads, verifies and decodes the state of components [begin, end).
 status prepare_range(store& s, const std::vector<component_record>& records, size_t begin,
                      size_t end, const registry& types,
@@ -38,17 +30,9 @@ status prepare_range(store& s, const std::vector<component_record>& records, siz
   std::string bytes;
   for (size_t i = begin; i < end; ++i) {
     auto& rec = records[i];
-    std::string who = "component '" + rec.name + "'";
-    AMBER_RETURN_IF_ERROR(
-      types.check(rec.type_name, rec.package, rec.state_version).with_context(who));
-    status st = s.get_blob(rec.state, &bytes);
-    if (!st)
-      return st.with_context("state of " + who);
-    // Older state versions are migrated up here, before anything spawns.
-    auto state = types.decode_state(rec.type_name, rec.state_version, bytes);
+    auto state = load_component_state(s, rec, types, &bytes);
     if (!state)
-      return state.error().with_context(who);
-    AMBER_RETURN_IF_ERROR(check_runtime_record(rec));
+      return state.error();
     prepared_component p{&rec, std::move(*state), rec.params};
     // Snapshots from before parameters were recorded: take the graph's.
     if (p.params.empty())
