@@ -59,6 +59,7 @@ result<capture_result> build_cache(std::vector<member_state>& members) {
     rec.type_name = c.type_name;
     rec.package = c.package;
     rec.state_version = c.state_version;
+    rec.state_class_version = c.state_class_version;
     rec.graph = c.graph;
     rec.state = blob.first;
     rec.state_size = blob.second;

@@ -111,12 +111,20 @@ status registry::check(std::string_view type_name, const package_ref& package,
 
 result<std::shared_ptr<void>> registry::decode_state(std::string_view type_name,
                                                      uint32_t state_version,
-                                                     std::string_view bytes) const {
+                                                     std::string_view bytes,
+                                                     uint32_t class_version) const {
   auto t = find(type_name);
   if (!t)
     return status(errc::unknown_type,
                   "component type '" + std::string(type_name) + "' is not registered");
   AMBER_RETURN_IF_ERROR(check_state_version(*t, state_version));
+  // Boost would read a newer class version as an older one, silently.
+  if (state_version == t->state_version && class_version > t->state_class_version)
+    return status(errc::version_mismatch,
+                  "component type '" + t->type_name + "' state was written with BOOST_CLASS_VERSION "
+                    + std::to_string(class_version) + " of its state struct; this binary (package "
+                    + t->package.to_string() + ") has version "
+                    + std::to_string(t->state_class_version));
   std::string migrated;
   for (auto v = state_version; v < t->state_version; ++v) {
     auto next = t->migrations.at(v)(bytes);

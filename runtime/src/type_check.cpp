@@ -15,7 +15,8 @@ result<std::shared_ptr<void>> load_component_state(store& s, const component_rec
   if (status st = s.get_blob(rec.state, &bytes); !st)
     return st.with_context("state of " + who);
   // Older state versions are migrated up here, before anything spawns.
-  auto state = types.decode_state(rec.type_name, rec.state_version, bytes);
+  auto state = types.decode_state(rec.type_name, rec.state_version, bytes,
+                                  rec.state_class_version);
   if (!state)
     return state.error().with_context(who);
   if (!rec.runtime.empty()) {

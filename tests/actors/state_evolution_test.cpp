@@ -104,8 +104,10 @@ TEST_CASE_FIXTURE(fixture, "a v1 snapshot restores in a v2 binary through its mi
   auto next = checkpointer(n, db).checkpoint();
   REQUIRE(next.ok());
   auto snap = load_snapshot(*db, *next).value();
-  for (auto& c : snap.cache.components)
+  for (auto& c : snap.cache.components) {
     CHECK(c.state_version == 2);
+    CHECK(c.state_class_version == 1);
+  }
   REQUIRE(snap.model.types.size() == 1);
   CHECK(snap.model.types[0].state_version == 2);
   CHECK(snap.model.types[0].package.version == "1.1.0");

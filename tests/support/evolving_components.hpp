@@ -12,6 +12,7 @@
 
 #include <boost/serialization/map.hpp>
 #include <boost/serialization/string.hpp>
+#include <boost/serialization/version.hpp>
 
 #include "amber/runtime/component.hpp"
 #include "amber/runtime/registry.hpp"
@@ -128,3 +129,7 @@ std::shared_ptr<amber::registry> binary_release() {
 }
 
 } // namespace evolve
+
+// Version 2's struct also carries a Boost class version, so the tests see
+// the capture record it.
+BOOST_CLASS_VERSION(evolve::v2::kv_state, 1)

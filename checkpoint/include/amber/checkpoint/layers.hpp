@@ -53,6 +53,10 @@ struct component_record {
   /// registry's `state_version` of the type when it was captured); 1 before
   /// version 2 of this record. A restore migrates older states up.
   uint32_t state_version = 1;
+  /// The BOOST_CLASS_VERSION of the state struct `state` was written with
+  /// (0 without one, and before version 2 of this record): Boost itself
+  /// reads a newer class version silently, so a restore compares it.
+  uint32_t state_class_version = 0;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned version) {
@@ -63,10 +67,12 @@ struct component_record {
       params.clear();
       runtime.clear();
     }
-    if (version >= 2)
-      ar& state_version;
-    else if constexpr (Archive::is_loading::value)
+    if (version >= 2) {
+      ar& state_version& state_class_version;
+    } else if constexpr (Archive::is_loading::value) {
       state_version = 1;
+      state_class_version = 0;
+    }
   }
 };
 

@@ -56,6 +56,8 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/detail/pretty_type_name.hpp>
 
+#include <boost/serialization/version.hpp>
+
 #include "amber/checkpoint/model.hpp"
 #include "amber/checkpoint/serial.hpp"
 #include "amber/runtime/component.hpp"
@@ -159,6 +161,8 @@ struct component_type {
   std::vector<message_type_ref> messages;
   /// The version of its state format (`T::state_version`, else 1).
   uint32_t state_version = 1;
+  /// BOOST_CLASS_VERSION of its state struct (0 without one).
+  uint32_t state_class_version = 0;
   /// Upgrade steps by the version they start from: n -> n + 1.
   std::map<uint32_t, state_migration> migrations;
   /// Decodes state bytes (digest-checked) of the current state version into
@@ -178,6 +182,7 @@ public:
     t.type_name = T::type_name;
     t.package = T::package();
     t.state_version = detail::declared_state_version<T>::value;
+    t.state_class_version = boost::serialization::version<typename T::state_type>::value;
     static_assert(detail::declared_state_version<T>::value >= 1, "state versions start at 1");
     t.messages = detail::declared_messages<T>::get();
     t.decode_state = [](std::string_view bytes) -> result<std::shared_ptr<void>> {
@@ -288,12 +293,16 @@ public:
 
   /// Decodes `bytes`, a state of `type_name` written at `state_version`,
   /// running the upgrade steps up to the current version first.
+  /// `class_version` is the BOOST_CLASS_VERSION of the state struct the
+  /// bytes were written with (component_record::state_class_version).
   /// REQUIRES: `bytes` come from a digest-checked read (see serial.hpp).
-  /// @return unknown_type; version_mismatch (as `check`); corruption when the
-  ///         bytes do not decode; aborted when an upgrade function fails.
+  /// @return unknown_type; version_mismatch (as `check`, or a class version
+  ///         newer than the state struct's at the current state version);
+  ///         corruption when the bytes do not decode; aborted when an
+  ///         upgrade function fails.
   result<std::shared_ptr<void>> decode_state(std::string_view type_name,
-                                             uint32_t state_version,
-                                             std::string_view bytes) const;
+                                             uint32_t state_version, std::string_view bytes,
+                                             uint32_t class_version = 0) const;
 
   /// Every type with its package and state version, sorted by name.
   std::vector<component_type_record> records() const;
