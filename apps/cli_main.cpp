@@ -192,9 +192,16 @@ int main(int argc, char** argv, const program& prog) {
   verify->add_option("--cluster", verify_opts.cluster_file,
                      "A cluster file: verify a cluster snapshot and every member snapshot it "
                      "names, each in its member's store");
-  verify->add_option("ID", verify_opts.spec,
-                     "With --cluster: the cluster snapshot (default: the newest head)")
-    ->needs("--cluster");
+  auto verify_types = verify->add_flag(
+    "--types", verify_opts.types,
+    "Instead: check every component of snapshot ID (default: every node's head) against "
+    "this binary's types — type known, package version compatible, state decodes after "
+    "its migrations — and report each problem");
+  verify_types->excludes("--cluster");
+  auto verify_id = verify->add_option(
+    "ID", verify_opts.spec,
+    "With --cluster: the cluster snapshot (default: the newest head); with --types: the "
+    "snapshot (default: every node's head)");
   common(verify, ctx, true);
 
   gc_cli_options gc_opts;
@@ -284,8 +291,13 @@ int main(int argc, char** argv, const program& prog) {
     return cmd_show(ctx, show_opts);
   if (diff->parsed())
     return cmd_diff(ctx, diff_a, diff_b);
-  if (verify->parsed())
+  if (verify->parsed()) {
+    if (verify_id->count() > 0 && verify_opts.cluster_file.empty() && !verify_opts.types)
+      return fail(ctx, amber::status::invalid_argument("verify takes an ID only with --cluster "
+                                                       "or --types"),
+                  exit_usage);
     return cmd_verify(ctx, verify_opts);
+  }
   if (gc->parsed())
     return cmd_gc(ctx, gc_opts);
   if (exp->parsed())

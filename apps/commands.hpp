@@ -34,9 +34,14 @@ int cmd_diff(const context& ctx, const std::string& a, const std::string& b);
 
 struct verify_cli_options {
   std::string cluster_file; ///< Verify a cluster snapshot across the members' stores.
-  std::string spec;         ///< With cluster_file: the cluster snapshot; empty: the newest head.
+  /// With cluster_file: the cluster snapshot; empty: the newest head. With
+  /// types: the snapshot; empty: every node's head.
+  std::string spec;
+  bool types = false; ///< Check components against this binary's registry instead.
 };
 int cmd_verify(const context& ctx, const verify_cli_options& opts = {});
+/// `verify --types` (verify_types_command.cpp; needs the registry, so not CAF-free).
+int cmd_verify_types(const context& ctx, const verify_cli_options& opts);
 
 struct gc_cli_options {
   std::optional<uint64_t> keep;

@@ -335,6 +335,8 @@ int cmd_diff(const context& ctx, const std::string& a, const std::string& b) {
 }
 
 int cmd_verify(const context& ctx, const verify_cli_options& opts) {
+  if (opts.types)
+    return cmd_verify_types(ctx, opts);
   if (!opts.cluster_file.empty())
     return cmd_verify_cluster(ctx, opts);
   auto db = open_store(ctx, store_access::read);
