@@ -66,8 +66,9 @@ int cmd_verify_types(const context& ctx, const verify_cli_options& opts) {
                          {"problems", list}});
       continue;
     }
-    fmt::print("{} {} (node {}): {} component{}, {} to migrate: {}\n", name, id.short_hex(),
-               snap->world.node_name, r->components, r->components == 1 ? "" : "s",
+    // A snapshot named by its full id is shown by its short one only.
+    auto label = name == id.to_hex() ? id.short_hex() : name + " " + id.short_hex();
+    fmt::print("{} (node {}): {} component{}, {} to migrate: {}\n", label, snap->world.node_name, r->components, r->components == 1 ? "" : "s",
                r->migrated, r->ok() ? "ok" : "cannot restore here");
     for (auto& p : r->problems)
       fmt::print("  {} ({}): {}\n", p.component.empty() ? "type" : p.component, p.type_name,
