@@ -38,11 +38,7 @@ struct fixture {
     node_options nopts;
     nopts.name = "kv";
     node n(std::move(binary), nopts);
-    REQUIRE(n.install(graph_def{"g",
-                                {{"kv0", "evolve.kv", {{"keys", "3"}}},
-                                 {"kv1", "evolve.kv", {{"keys", "5"}}}},
-                                {}})
-              .is_ok());
+    REQUIRE(n.install(evolve::kv_graph()).is_ok());
     caf::scoped_actor self{n.system()};
     self->send(n.find("kv1")->handle, evolve::put_atom::value, std::string("extra"), int64_t{7});
     n.wait_quiet(std::chrono::seconds(10));

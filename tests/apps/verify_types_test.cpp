@@ -50,11 +50,7 @@ struct store_of {
     node_options nopts;
     nopts.name = "kv";
     node n(std::move(binary), nopts);
-    REQUIRE(n.install(graph_def{"g",
-                                {{"kv0", "evolve.kv", {{"keys", "3"}}},
-                                 {"kv1", "evolve.kv", {{"keys", "5"}}}},
-                                {}})
-              .is_ok());
+    REQUIRE(n.install(evolve::kv_graph()).is_ok());
     id = checkpointer(n, db).checkpoint().value();
   }
   std::string store() const { return "--store " + dir.str(); }

@@ -104,6 +104,13 @@ inline constexpr char minor_bump[] = "1.1.0";
 inline constexpr char patch_bump[] = "1.0.7";
 inline constexpr char major_bump[] = "2.0.0";
 
+/// The graph the tests snapshot: kv0 (3 keys) and kv1 (5 keys).
+inline amber::graph_def kv_graph() {
+  return {"g",
+          {{"kv0", "evolve.kv", {{"keys", "3"}}}, {"kv1", "evolve.kv", {{"keys", "5"}}}},
+          {}};
+}
+
 /// The binary of version 1.
 inline std::shared_ptr<amber::registry> binary_v1() {
   auto reg = std::make_shared<amber::registry>();
