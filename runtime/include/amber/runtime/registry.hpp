@@ -116,25 +116,30 @@ struct declared_state_version<T, std::void_t<decltype(T::state_version)>> {
   static constexpr uint32_t value = T::state_version;
 };
 
-/// The old and new state of an upgrade function `F` (a lambda, function
-/// object or function pointer taking one argument).
-template <class F>
-struct migration_traits : migration_traits<decltype(&F::operator())> {};
-
-template <class C, class R, class A>
-struct migration_traits<R (C::*)(A) const> {
-  using from = std::decay_t<A>;
-  using to = R;
-};
-
-template <class C, class R, class A>
-struct migration_traits<R (C::*)(A)> : migration_traits<R (C::*)(A) const> {};
+/// The argument and result of a one-argument call signature.
+template <class Signature>
+struct unary_signature;
 
 template <class R, class A>
-struct migration_traits<R (*)(A)> {
+struct unary_signature<R (*)(A)> {
   using from = std::decay_t<A>;
   using to = R;
 };
+
+template <class C, class R, class A>
+struct unary_signature<R (C::*)(A) const> : unary_signature<R (*)(A)> {};
+
+template <class C, class R, class A>
+struct unary_signature<R (C::*)(A)> : unary_signature<R (*)(A)> {};
+
+/// The old and new state of an upgrade function `F` (a lambda or function
+/// object taking one argument, or a function pointer).
+template <class F, class = void>
+struct migration_traits : unary_signature<F> {};
+
+template <class F>
+struct migration_traits<F, std::void_t<decltype(&F::operator())>>
+  : unary_signature<decltype(&F::operator())> {};
 
 template <class T>
 struct unwrap_result {
