@@ -84,7 +84,9 @@ kill -TERM "$kv_pid"
 wait "$kv_pid" || fail "kv restore exited $?"
 kv_pid=""
 "$kv" log --store "$store" --json | head -1 | grep -q '"incarnation":1' \
-  || fail "the head is not the restored incarnation's final checkpoint"
+  || { cat "$tmp/restore.out" "$tmp/restore.err" >&2;
+       "$kv" log --store "$store" --json | head -3 >&2;
+       fail "the head is not the restored incarnation's final checkpoint"; }
 "$kv" diff kv~1 kv --store "$store" >/dev/null || fail "diff"
 "$kv" graph "$src/examples/downstream/kv.toml" >/dev/null || fail "graph of kv.toml"
 
