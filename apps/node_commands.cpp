@@ -385,6 +385,8 @@ int cmd_checkpoint(const context& ctx, const checkpoint_cli_options& opts) {
       return fail(ctx, token.error().with_context("--control-token-file"), exit_usage);
     cred.token = *token;
   }
+  // A node that drops the connection must not kill this process mid-write.
+  ::signal(SIGPIPE, SIG_IGN);
   const bool amber_protocol = to->is_unix() || !cred.token.empty();
   auto out = amber_protocol ? checkpoint_node(*to, cred, *timeout)
                             : checkpoint_member(to->tcp, opts.tls, *timeout);

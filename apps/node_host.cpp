@@ -85,14 +85,13 @@ control_handlers control_for(node& n, checkpointer* cp, const lmdb_store* db) {
                                          "store to take checkpoints");
     return cp->checkpoint_when_free(control_patience);
   };
-  h.status = [&n, db] {
-    return json{{"ok", true},
-                {"node", n.name()},
-                {"incarnation", n.incarnation()},
-                {"components", n.components().size()},
-                {"store", db ? json(db->directory()) : json(nullptr)},
-                {"pid", ::getpid()}};
-  };
+  // Taken now: the server's thread must not read the running node.
+  json status_reply = {{"ok", true},
+                       {"node", n.name()},
+                       {"incarnation", n.incarnation()},
+                       {"store", db ? json(db->directory()) : json(nullptr)},
+                       {"pid", ::getpid()}};
+  h.status = [status_reply] { return status_reply; };
   // The main thread takes it as it takes a user's SIGTERM.
   h.stop = [] { ::kill(::getpid(), SIGTERM); };
   return h;

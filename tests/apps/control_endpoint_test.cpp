@@ -194,14 +194,19 @@ void attack(child& node, pid_t pid, const std::string& control,
     CHECK(line.is_object());
 }
 
+// `amber run` of the small bank on `store` with its control socket at `sock`.
+std::vector<std::string> unix_node(const std::string& store, const std::string& sock) {
+  return {"run", example("bank-small.toml"), "--store", store, "--control", "unix:" + sock,
+          "--json"};
+}
+
 } // namespace
 
 TEST_CASE("a Unix control socket is 0600, answers amber checkpoint, and survives hostile callers") {
   scratch dir;
   std::string store = dir / "s";
   std::string sock = dir / "ctl.sock";
-  child node({"run", example("bank-small.toml"), "--store", store, "--control", "unix:" + sock,
-              "--json"});
+  child node(unix_node(store, sock));
   auto ev = started(node);
   CHECK(ev.at("control") == "unix:" + sock);
   struct stat st{};
@@ -210,6 +215,15 @@ TEST_CASE("a Unix control socket is 0600, answers amber checkpoint, and survives
 
   auto j = amber_json({"checkpoint", "--control", "unix:" + sock});
   CHECK(j.at("id") == log_ids(store).at(0));
+  {
+    raw_client c("unix:" + sock);
+    c.send(frame("status"));
+    bool closed = false;
+    auto r = reply_of(c.read_until_closed(1s, &closed));
+    CHECK(!closed); // one request at a time, on a connection that stays open
+    CHECK(r.at("node") == "small-bank");
+    CHECK(r.at("pid") == ev.at("pid"));
+  }
 
   attack(node, ev.at("pid").get<pid_t>(), "unix:" + sock, {});
 
@@ -225,8 +239,7 @@ TEST_CASE("a flood of checkpoint requests shares checkpoints instead of taking o
   scratch dir;
   std::string store = dir / "s";
   std::string sock = dir / "ctl.sock";
-  child node({"run", example("bank-small.toml"), "--store", store, "--control", "unix:" + sock,
-              "--json"});
+  child node(unix_node(store, sock));
   started(node);
   auto before = log_ids(store).size();
   constexpr int callers = 12;
