@@ -71,8 +71,11 @@ void host_options(CLI::App* sub, host_cli_options& opts) {
   sub->add_option("--checkpoint-every", opts.checkpoint_every,
                   "Checkpoint periodically, e.g. 500ms, 10s, 5m (needs a store)");
   sub->add_option("--control", opts.control,
-                  "Publish a control endpoint on HOST:PORT (port 0: any free port; "
-                  "loopback only without --tls-*)");
+                  "Serve a control endpoint on unix:PATH (a 0600 socket), or on HOST:PORT "
+                  "with --control-token-file (port 0: any free port; loopback only "
+                  "without --tls-*)");
+  sub->add_option("--control-token-file", opts.control_token_file,
+                  "The secret a TCP control caller must send (one line, 16+ characters)");
   sub->add_option("--threads", opts.threads, "Scheduler threads (default: one per core)")
     ->check(whole_number(1, 1024));
   tls_options(sub, opts.tls);
@@ -156,8 +159,12 @@ int main(int argc, char** argv, const program& prog) {
 
   checkpoint_cli_options ckpt;
   auto checkpoint = app.add_subcommand("checkpoint", "Ask a running node for a checkpoint");
-  checkpoint->add_option("--control", ckpt.control, "The node's control endpoint, HOST:PORT")
+  checkpoint->add_option("--control", ckpt.control,
+                         "The node's control endpoint: unix:PATH, or HOST:PORT (with "
+                         "--control-token-file; without it, a cluster member's endpoint)")
     ->required();
+  checkpoint->add_option("--control-token-file", ckpt.control_token_file,
+                         "The node's control token (TCP)");
   checkpoint->add_option("--timeout", ckpt.timeout, "How long to wait for the answer")
     ->capture_default_str();
   tls_options(checkpoint, ckpt.tls);

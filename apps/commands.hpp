@@ -79,7 +79,8 @@ int cmd_graph_cluster(const context& ctx, const graph_options& opts);
 /// Options of the commands that host a node (`run`, `restore`).
 struct host_cli_options {
   std::string checkpoint_every; ///< A duration; empty or "0": no periodic checkpoints.
-  std::string control;          ///< HOST:PORT; empty: no control endpoint.
+  std::string control;          ///< unix:PATH or HOST:PORT; empty: no control endpoint.
+  std::string control_token_file; ///< The token TCP callers must send.
   tls_settings tls;             ///< --tls-ca/cert/key: the control endpoint over mutual TLS.
   std::optional<size_t> threads;
   bool no_store = false; ///< run --no-store: no store, nothing checkpointed.
@@ -108,6 +109,7 @@ int cmd_run_member(const context& ctx, const cluster_cli_options& cluster,
 
 struct checkpoint_cli_options {
   std::string control;
+  std::string control_token_file; ///< Speak amber's control protocol over TCP with this token.
   std::string timeout = "60s";
   tls_settings tls; ///< --tls-ca/cert/key: connect over mutual TLS.
 };
