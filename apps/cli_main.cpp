@@ -186,10 +186,19 @@ int main(int argc, char** argv, const program& prog) {
   show->add_option("ID", show_opts.spec,
                    "Snapshot id, short id, ref, node name, or cluster:NAME[~N]")->required();
   show->add_flag("--components", show_opts.components, "List every component");
+  show->add_option("--component", show_opts.component,
+                   "Print this component's state as JSON instead (as `cat`)");
   common(show, ctx, true);
 
+  std::string cat_spec, cat_component;
+  auto cat = app.add_subcommand("cat", "One component's state as JSON");
+  cat->add_option("ID", cat_spec, "Snapshot id, short id, ref or node name[~N]")->required();
+  cat->add_option("COMPONENT", cat_component, "The component's name")->required();
+  common(cat, ctx, true);
+
   std::string diff_a, diff_b;
-  auto diff = app.add_subcommand("diff", "Components changed, added and removed from A to B");
+  auto diff = app.add_subcommand(
+    "diff", "Components changed, added and removed from A to B, with their state changes");
   diff->add_option("A", diff_a, "The older snapshot")->required();
   diff->add_option("B", diff_b, "The newer snapshot")->required();
   common(diff, ctx, true);
@@ -289,6 +298,8 @@ int main(int argc, char** argv, const program& prog) {
     return cmd_log(ctx, log_opts);
   if (show->parsed())
     return cmd_show(ctx, show_opts);
+  if (cat->parsed())
+    return cmd_cat(ctx, cat_spec, cat_component);
   if (diff->parsed())
     return cmd_diff(ctx, diff_a, diff_b);
   if (verify->parsed())

@@ -27,9 +27,17 @@ int cmd_log(const context& ctx, const log_options& opts);
 struct show_options {
   std::string spec;
   bool components = false; ///< List every component with its state blob.
+  std::string component;   ///< Print this component's state instead (as `cat`).
 };
 int cmd_show(const context& ctx, const show_options& opts);
 
+// state_commands.cpp: what is inside states, described by the program's
+// types (amber/cli/state_view.hpp).
+
+/// `cat SNAPSHOT COMPONENT`: the component's state as JSON.
+int cmd_cat(const context& ctx, const std::string& spec, const std::string& component);
+/// `diff A B`: components added, removed and changed, with the field- and
+/// key-level changes of the states the program's types describe.
 int cmd_diff(const context& ctx, const std::string& a, const std::string& b);
 
 struct verify_cli_options {

@@ -17,6 +17,16 @@
 // unknown_type naming the type when one of them is not registered with the
 // node's actor system, instead of a checkpoint failing later when such a
 // message happens to be in flight.
+//
+// A component class may also describe its state as JSON, for `amber show
+// --component`, `amber cat` and the field-level `amber diff`: either a static
+// member on the component class
+//
+//   static nlohmann::json to_json(const kv::shard_state& s);
+//
+// or nlohmann's free `void to_json(nlohmann::json&, const State&)` next to
+// the state struct (found by ADL). Types with neither are shown by size and
+// digest.
 
 #include <functional>
 #include <map>
@@ -31,6 +41,7 @@
 
 #include <caf/actor_system_config.hpp>
 #include <caf/detail/pretty_type_name.hpp>
+#include <nlohmann/json.hpp>
 
 #include "amber/checkpoint/model.hpp"
 #include "amber/runtime/component.hpp"
@@ -79,6 +90,39 @@ struct declared_messages<T, std::void_t<typename T::message_types>> {
   static std::vector<message_type_ref> get() { return list(typename T::message_types{}); }
 };
 
+template <class T, class = void>
+struct has_static_to_json : std::false_type {};
+
+template <class T>
+struct has_static_to_json<
+  T, std::void_t<decltype(T::to_json(std::declval<const typename T::state_type&>()))>>
+  : std::true_type {};
+
+/// Decodes the state bytes of component class `T` and describes them with
+/// its `to_json`; an empty function when `T` has none.
+template <class T>
+std::function<result<nlohmann::json>(std::string_view)> state_json_of() {
+  using state = typename T::state_type;
+  constexpr bool member = has_static_to_json<T>::value;
+  if constexpr (member || std::is_constructible_v<nlohmann::json, const state&>) {
+    return [](std::string_view bytes) -> result<nlohmann::json> {
+      state s;
+      AMBER_RETURN_IF_ERROR(decode(bytes, &s, std::string("state of ") + T::type_name));
+      try { // user code: a throwing to_json is an error of this state, not a crash
+        if constexpr (member)
+          return nlohmann::json(T::to_json(s));
+        else
+          return nlohmann::json(s);
+      } catch (const std::exception& e) {
+        return status::invalid_argument(std::string("to_json of ") + T::type_name
+                                        + " threw: " + e.what());
+      }
+    };
+  } else {
+    return {};
+  }
+}
+
 } // namespace detail
 
 /// Everything the runtime knows about one component type.
@@ -89,6 +133,9 @@ struct component_type {
   std::vector<message_type_ref> messages;
   /// Decodes state bytes (digest-checked) into a fresh State, type-erased.
   std::function<result<std::shared_ptr<void>>(std::string_view bytes)> decode_state;
+  /// Decodes state bytes into the JSON its type describes them as (see the
+  /// top of this file); empty when the type has no `to_json`.
+  std::function<result<nlohmann::json>(std::string_view bytes)> state_json;
   /// Makes the component object a node's host actor runs.
   std::function<std::unique_ptr<component_base>(const component_init& init)> make;
 };
@@ -108,6 +155,7 @@ public:
       AMBER_RETURN_IF_ERROR(decode(bytes, state.get(), std::string("state of ") + T::type_name));
       return std::shared_ptr<void>(std::move(state));
     };
+    t.state_json = detail::state_json_of<T>();
     static_assert(std::is_base_of_v<component_base, T>,
                   "a component type derives from amber::component<State>");
     t.make = [](const component_init& init) -> std::unique_ptr<component_base> {
