@@ -24,16 +24,6 @@ std::shared_ptr<amber::lmdb_store> open_read_only(const std::string& dir) {
   return *db;
 }
 
-// The changed component `name` of a `diff --json` output.
-const json& changed_entry(const json& diff, const std::string& name) {
-  for (auto& c : diff.at("changed"))
-    if (c.at("name") == name)
-      return c;
-  FAIL("component " << name << " did not change");
-  static json none;
-  return none;
-}
-
 } // namespace
 
 TEST_CASE("cat prints a component's state as its type describes it") {
