@@ -71,8 +71,11 @@ void host_options(CLI::App* sub, host_cli_options& opts) {
   sub->add_option("--checkpoint-every", opts.checkpoint_every,
                   "Checkpoint periodically, e.g. 500ms, 10s, 5m (needs a store)");
   sub->add_option("--control", opts.control,
-                  "Publish a control endpoint on HOST:PORT (port 0: any free port; "
-                  "loopback only without --tls-*)");
+                  "Serve a control endpoint on unix:PATH (a 0600 socket), or on HOST:PORT "
+                  "with --control-token-file (port 0: any free port; loopback only "
+                  "without --tls-*)");
+  sub->add_option("--control-token-file", opts.control_token_file,
+                  "The secret a TCP control caller must send (one line, 16+ characters)");
   sub->add_option("--threads", opts.threads, "Scheduler threads (default: one per core)")
     ->check(whole_number(1, 1024));
   tls_options(sub, opts.tls);
@@ -156,8 +159,12 @@ int main(int argc, char** argv, const program& prog) {
 
   checkpoint_cli_options ckpt;
   auto checkpoint = app.add_subcommand("checkpoint", "Ask a running node for a checkpoint");
-  checkpoint->add_option("--control", ckpt.control, "The node's control endpoint, HOST:PORT")
+  checkpoint->add_option("--control", ckpt.control,
+                         "The node's control endpoint: unix:PATH, or HOST:PORT (with "
+                         "--control-token-file; without it, a cluster member's endpoint)")
     ->required();
+  checkpoint->add_option("--control-token-file", ckpt.control_token_file,
+                         "The node's control token (TCP)");
   checkpoint->add_option("--timeout", ckpt.timeout, "How long to wait for the answer")
     ->capture_default_str();
   tls_options(checkpoint, ckpt.tls);
@@ -179,10 +186,19 @@ int main(int argc, char** argv, const program& prog) {
   show->add_option("ID", show_opts.spec,
                    "Snapshot id, short id, ref, node name, or cluster:NAME[~N]")->required();
   show->add_flag("--components", show_opts.components, "List every component");
+  show->add_option("--component", show_opts.component,
+                   "Print this component's state as JSON instead (as `cat`)");
   common(show, ctx, true);
 
+  std::string cat_spec, cat_component;
+  auto cat = app.add_subcommand("cat", "One component's state as JSON");
+  cat->add_option("ID", cat_spec, "Snapshot id, short id, ref or node name[~N]")->required();
+  cat->add_option("COMPONENT", cat_component, "The component's name")->required();
+  common(cat, ctx, true);
+
   std::string diff_a, diff_b;
-  auto diff = app.add_subcommand("diff", "Components changed, added and removed from A to B");
+  auto diff = app.add_subcommand(
+    "diff", "Components changed, added and removed from A to B, with their state changes");
   diff->add_option("A", diff_a, "The older snapshot")->required();
   diff->add_option("B", diff_b, "The newer snapshot")->required();
   common(diff, ctx, true);
@@ -289,6 +305,8 @@ int main(int argc, char** argv, const program& prog) {
     return cmd_log(ctx, log_opts);
   if (show->parsed())
     return cmd_show(ctx, show_opts);
+  if (cat->parsed())
+    return cmd_cat(ctx, cat_spec, cat_component);
   if (diff->parsed())
     return cmd_diff(ctx, diff_a, diff_b);
   if (verify->parsed()) {

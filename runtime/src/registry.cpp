@@ -109,10 +109,10 @@ status registry::check(std::string_view type_name, const package_ref& package,
   return check_state_version(*t, state_version);
 }
 
-result<std::shared_ptr<void>> registry::decode_state(std::string_view type_name,
-                                                     uint32_t state_version,
-                                                     std::string_view bytes,
-                                                     uint32_t class_version) const {
+result<std::string_view> registry::upgrade_state(std::string_view type_name,
+                                                 uint32_t state_version, std::string_view bytes,
+                                                 uint32_t class_version,
+                                                 std::string* scratch) const {
   auto t = find(type_name);
   if (!t)
     return status(errc::unknown_type,
@@ -125,15 +125,26 @@ result<std::shared_ptr<void>> registry::decode_state(std::string_view type_name,
                     + std::to_string(class_version) + " of its state struct; this binary (package "
                     + t->package.to_string() + ") has version "
                     + std::to_string(t->state_class_version));
-  std::string migrated;
   for (auto v = state_version; v < t->state_version; ++v) {
     auto next = t->migrations.at(v)(bytes);
     if (!next)
       return next.error();
-    migrated = std::move(*next);
-    bytes = migrated;
+    *scratch = std::move(*next);
+    bytes = *scratch;
   }
-  auto state = t->decode_state(bytes);
+  return bytes;
+}
+
+result<std::shared_ptr<void>> registry::decode_state(std::string_view type_name,
+                                                     uint32_t state_version,
+                                                     std::string_view bytes,
+                                                     uint32_t class_version) const {
+  std::string scratch;
+  auto current = upgrade_state(type_name, state_version, bytes, class_version, &scratch);
+  if (!current)
+    return current.error();
+  auto t = find(type_name);
+  auto state = t->decode_state(*current);
   if (!state && state.error().code() == errc::corruption)
     return status(errc::corruption,
                   state.error().message() + " (if the state type of '" + t->type_name

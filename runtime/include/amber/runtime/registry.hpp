@@ -41,6 +41,16 @@
 // versions (BOOST_CLASS_VERSION and `serialize(ar, version)`) work inside
 // any state version too; docs/COMPONENTS.md, "Changing a state type", shows
 // both.
+//
+// A component class may also describe its state as JSON, for `amber show
+// --component`, `amber cat` and the field-level `amber diff`: either a static
+// member on the component class
+//
+//   static nlohmann::json to_json(const kv::shard_state& s);
+//
+// or nlohmann's free `void to_json(nlohmann::json&, const State&)` next to
+// the state struct (found by ADL). Types with neither are shown by size and
+// digest.
 
 #include <functional>
 #include <map>
@@ -55,6 +65,7 @@
 
 #include <caf/actor_system_config.hpp>
 #include <caf/detail/pretty_type_name.hpp>
+#include <nlohmann/json.hpp>
 
 #include <boost/serialization/version.hpp>
 
@@ -153,6 +164,39 @@ struct unwrap_result<result<T>> {
   static constexpr bool is_result = true;
 };
 
+template <class T, class = void>
+struct has_static_to_json : std::false_type {};
+
+template <class T>
+struct has_static_to_json<
+  T, std::void_t<decltype(T::to_json(std::declval<const typename T::state_type&>()))>>
+  : std::true_type {};
+
+/// Decodes the state bytes of component class `T` and describes them with
+/// its `to_json`; an empty function when `T` has none.
+template <class T>
+std::function<result<nlohmann::json>(std::string_view)> state_json_of() {
+  using state = typename T::state_type;
+  constexpr bool member = has_static_to_json<T>::value;
+  if constexpr (member || std::is_constructible_v<nlohmann::json, const state&>) {
+    return [](std::string_view bytes) -> result<nlohmann::json> {
+      state s;
+      AMBER_RETURN_IF_ERROR(decode(bytes, &s, std::string("state of ") + T::type_name));
+      try { // user code: a throwing to_json is an error of this state, not a crash
+        if constexpr (member)
+          return nlohmann::json(T::to_json(s));
+        else
+          return nlohmann::json(s);
+      } catch (const std::exception& e) {
+        return status::invalid_argument(std::string("to_json of ") + T::type_name
+                                        + " threw: " + e.what());
+      }
+    };
+  } else {
+    return {};
+  }
+}
+
 } // namespace detail
 
 /// Turns a state encoded at one state version into its encoding at the next.
@@ -173,6 +217,9 @@ struct component_type {
   /// Decodes state bytes (digest-checked) of the current state version into
   /// a fresh State, type-erased.
   std::function<result<std::shared_ptr<void>>(std::string_view bytes)> decode_state;
+  /// Decodes state bytes into the JSON its type describes them as (see the
+  /// top of this file); empty when the type has no `to_json`.
+  std::function<result<nlohmann::json>(std::string_view bytes)> state_json;
   /// Makes the component object a node's host actor runs.
   std::function<std::unique_ptr<component_base>(const component_init& init)> make;
 };
@@ -195,6 +242,7 @@ public:
       AMBER_RETURN_IF_ERROR(decode(bytes, state.get(), std::string("state of ") + T::type_name));
       return std::shared_ptr<void>(std::move(state));
     };
+    t.state_json = detail::state_json_of<T>();
     static_assert(std::is_base_of_v<component_base, T>,
                   "a component type derives from amber::component<State>");
     t.make = [](const component_init& init) -> std::unique_ptr<component_base> {
@@ -295,6 +343,15 @@ public:
   ///         versions.
   status check(std::string_view type_name, const package_ref& package,
                uint32_t state_version = 1) const;
+
+  /// `bytes`, a state of `type_name` written at `state_version`, brought to
+  /// the type's current state version: `bytes` itself when current, else
+  /// the migrated encoding, held in `*scratch` (the view lives as long as
+  /// `bytes` and `*scratch` do, unchanged).
+  /// @return as decode_state, but no corruption of the final decode.
+  result<std::string_view> upgrade_state(std::string_view type_name, uint32_t state_version,
+                                         std::string_view bytes, uint32_t class_version,
+                                         std::string* scratch) const;
 
   /// Decodes `bytes`, a state of `type_name` written at `state_version`,
   /// running the upgrade steps up to the current version first.
