@@ -30,6 +30,23 @@ void context::finish_setup() {
   progress = !json && ::isatty(STDOUT_FILENO) == 1;
 }
 
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+void block_stop_signals() {
+  // A shell starts background jobs with SIGINT ignored; take it back.
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t set = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
 namespace {
 std::string& program_name_storage() {
   static std::string name = "amber";

@@ -10,6 +10,8 @@
 //
 // Threads: called from the main thread only.
 
+#include <signal.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -59,6 +61,15 @@ struct context {
   /// Fills `store_dir`, `store_given` and `progress` from the environment.
   void finish_setup();
 };
+
+/// SIGINT and SIGTERM: the signals that stop a command running in the
+/// foreground (`run`, `restore`, `ui`).
+sigset_t stop_signals();
+
+/// Blocks the stop signals in the calling thread (and so in every thread it
+/// starts afterwards, which leaves them to the caller's sigwait), and
+/// ignores SIGPIPE.
+void block_stop_signals();
 
 /// The name diagnostics start with ("amber: error: ..."); main sets it.
 void set_program_name(std::string name);

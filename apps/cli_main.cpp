@@ -250,6 +250,15 @@ int main(int argc, char** argv, const program& prog) {
                   "A cluster file: import a cluster export, each member's part into its store");
   common(imp, ctx, true);
 
+  ui_cli_options ui_opts;
+  auto ui = app.add_subcommand(
+    "ui", "Browse the store in a web browser: history, components, graphs, states, diffs");
+  ui->add_option("--port", ui_opts.port,
+                 "Port on 127.0.0.1 (0: any free one); the URL is printed on stdout")
+    ->capture_default_str()
+    ->check(whole_number(0, 65535));
+  common(ui, ctx, true);
+
   for (auto& cmd : prog.commands) {
     auto sub = app.add_subcommand(cmd.name, cmd.description);
     sub->prefix_command();      // everything after the name is the command's
@@ -324,6 +333,8 @@ int main(int argc, char** argv, const program& prog) {
     return cmd_import(ctx, import_opts);
   if (graph->parsed())
     return cmd_graph(ctx, graph_opts);
+  if (ui->parsed())
+    return cmd_ui(ctx, ui_opts);
   return exit_usage;
 }
 

@@ -12,6 +12,7 @@
 #include "amber/checkpoint/verify.hpp"
 #include "cluster_file.hpp"
 #include "commands.hpp"
+#include "json_views.hpp"
 
 namespace amber::cli {
 
@@ -163,16 +164,13 @@ int show_cluster_snapshot(const context& ctx, store& s, const digest& id,
   auto m = decode_cluster_manifest(bytes);
   if (!m)
     return fail(ctx, m.error().with_context("cluster snapshot " + id.to_hex()));
-  std::vector<std::string> refs;
-  if (auto all = s.list_refs())
-    for (auto& [name, target] : *all)
-      if (target == id)
-        refs.push_back(name);
+  auto refs = refs_to(s, id);
   if (ctx.json) {
-    print_json({{"id", id.to_hex()},
-                {"kind", "cluster"},
-                {"manifest", json::parse(bytes, nullptr, false)},
-                {"refs", refs}});
+    status layers;
+    auto out = snapshot_json(s, id, &layers);
+    if (!out)
+      return fail(ctx, out.error());
+    print_json(*out);
     return exit_ok;
   }
   fmt::print("cluster snapshot {}\n", id.to_hex());

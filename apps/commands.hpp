@@ -78,6 +78,13 @@ struct graph_options {
 };
 int cmd_graph(const context& ctx, const graph_options& opts);
 
+/// `ui` (ui_server.cpp): the browsable view of a store, served on
+/// 127.0.0.1 until SIGINT or SIGTERM.
+struct ui_cli_options {
+  uint16_t port = 7280; ///< 0: any free port.
+};
+int cmd_ui(const context& ctx, const ui_cli_options& opts);
+
 // The cluster forms (cluster_commands.cpp, CAF-free), called by the
 // commands above when given a cluster.
 int cmd_log_cluster(const context& ctx, const log_options& opts);

@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "cluster_file.hpp"
 #include "graph_file.hpp"
+#include "json_views.hpp"
 
 namespace amber::cli {
 
@@ -59,20 +60,6 @@ void print_topology_text(const std::vector<graph_def>& graphs) {
     for (auto& e : g.edges)
       fmt::print("  {} --{}--> {}\n", e.from, e.port, e.to);
   }
-}
-
-json topology_json(const std::string& node, const std::vector<graph_def>& graphs) {
-  json out = json::array();
-  for (auto& g : graphs) {
-    json comps = json::array();
-    for (auto& inst : g.instances)
-      comps.push_back({{"name", inst.name}, {"type", inst.type_name}, {"params", inst.params}});
-    json wires = json::array();
-    for (auto& e : g.edges)
-      wires.push_back({{"from", e.from}, {"port", e.port}, {"to", e.to}});
-    out.push_back({{"name", g.name}, {"components", comps}, {"wires", wires}});
-  }
-  return {{"node", node}, {"graphs", out}};
 }
 
 // graph only draws a file, so it takes any component type; a type this

@@ -22,14 +22,6 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-sigset_t stop_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  return set;
-}
-
 const char* signal_name(int sig) {
   return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
 }
@@ -98,15 +90,6 @@ control_handlers control_for(node& n, checkpointer* cp, const lmdb_store* db) {
 }
 
 } // namespace
-
-void block_stop_signals() {
-  // A shell starts background jobs with SIGINT ignored; take it back.
-  ::signal(SIGINT, SIG_DFL);
-  ::signal(SIGTERM, SIG_DFL);
-  ::signal(SIGPIPE, SIG_IGN);
-  sigset_t set = stop_signals();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
 
 int host_node(const context& ctx, node& n, std::shared_ptr<lmdb_store> db,
               const host_settings& hs) {

@@ -30,10 +30,6 @@
 
 namespace amber::cli {
 
-/// Blocks SIGINT and SIGTERM in the calling thread (and so in every thread
-/// it starts afterwards), and ignores SIGPIPE.
-void block_stop_signals();
-
 struct host_settings {
   std::chrono::milliseconds every{0};  ///< Periodic checkpoints; 0: none.
   std::optional<control_address> control; ///< Serve a control endpoint here.

@@ -8,6 +8,7 @@
 
 #include "amber/cli/state_view.hpp"
 #include "commands.hpp"
+#include "json_views.hpp"
 
 namespace amber::cli {
 
@@ -39,13 +40,7 @@ int cmd_cat(const context& ctx, const std::string& spec, const std::string& comp
     warn("the state of '" + component + "' is shown by size and digest: "
          + size_only_note(ctx, st->why_not));
   if (ctx.json) {
-    json out = {{"snapshot", id.to_hex()},        {"component", st->name},
-                {"type", st->type_name},          {"package", st->package.to_string()},
-                {"state_digest", st->state.to_hex()}, {"state_bytes", st->state_bytes},
-                {"described", st->value.has_value()}, {"state", st->value_or_summary()}};
-    if (!st->value)
-      out["why_not"] = st->why_not;
-    print_json(out);
+    print_json(component_state_json(*st));
   } else {
     auto text = st->value_or_summary().dump(2, ' ', false, json::error_handler_t::replace);
     fmt::print("{}\n", text);
@@ -68,39 +63,7 @@ int cmd_diff(const context& ctx, const std::string& a, const std::string& b) {
     return fail(ctx, sd.error());
   auto& d = sd->snapshot;
   if (ctx.json) {
-    auto list = [](const std::vector<component_delta>& xs,
-                   const std::vector<component_state_diff>* states) {
-      json out = json::array();
-      for (size_t i = 0; i < xs.size(); ++i) {
-        auto& x = xs[i];
-        json j = {{"name", x.name}, {"type", x.type_name}, {"old_bytes", x.old_bytes},
-                  {"new_bytes", x.new_bytes}};
-        j["old_state"] = x.old_state.is_zero() ? json(nullptr) : json(x.old_state.to_hex());
-        j["new_state"] = x.new_state.is_zero() ? json(nullptr) : json(x.new_state.to_hex());
-        if (!x.old_type_name.empty() && x.old_type_name != x.type_name)
-          j["old_type"] = x.old_type_name;
-        if (states) {
-          auto& s = (*states)[i];
-          j["state_diff"] = s.diff ? to_json(*s.diff) : json(nullptr);
-          if (!s.diff)
-            j["state_diff_unavailable"] = s.why_not;
-        }
-        out.push_back(j);
-      }
-      return out;
-    };
-    print_json({{"from", from.to_hex()},
-                {"to", to.to_hex()},
-                {"added", list(d.added, nullptr)},
-                {"removed", list(d.removed, nullptr)},
-                {"changed", list(d.changed, &sd->states)},
-                {"unchanged", d.unchanged},
-                {"state_bytes_delta", d.state_bytes_delta},
-                {"graphs_added", d.graphs_added},
-                {"graphs_removed", d.graphs_removed},
-                {"graphs_changed", d.graphs_changed},
-                {"node_renamed", d.node_renamed},
-                {"config_changed", d.config_changed}});
+    print_json(state_diff_json(from, to, *sd));
     return exit_ok;
   }
   fmt::print("diff {} -> {}\n", from.short_hex(), to.short_hex());

@@ -14,31 +14,13 @@
 #include "amber/checkpoint/snapshot.hpp"
 #include "amber/checkpoint/verify.hpp"
 #include "commands.hpp"
+#include "json_views.hpp"
 
 namespace amber::cli {
 
 using json = nlohmann::json;
 
 namespace {
-
-json hex_list(const std::vector<digest>& ids) {
-  json out = json::array();
-  for (auto& id : ids)
-    out.push_back(id.to_hex());
-  return out;
-}
-
-json summary_json(const snapshot_summary& s) {
-  return {{"id", s.id.to_hex()},
-          {"parents", hex_list(s.parents)},
-          {"node", s.node},
-          {"incarnation", s.incarnation},
-          {"created_at", iso_utc(s.created_at_ms)},
-          {"created_at_ms", s.created_at_ms},
-          {"bytes", s.bytes},
-          {"blobs", s.blobs},
-          {"refs", s.refs}};
-}
 
 std::string plural(uint64_t n, const char* noun) {
   return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
@@ -101,32 +83,6 @@ int cmd_log(const context& ctx, const log_options& opts) {
 
 namespace {
 
-struct type_summary {
-  std::string package;
-  uint64_t count = 0;
-  uint64_t state_bytes = 0;
-};
-
-std::map<std::string, type_summary> by_type(const cache_layer& cache) {
-  std::map<std::string, type_summary> out;
-  for (auto& c : cache.components) {
-    auto& t = out[c.type_name];
-    t.package = c.package.to_string();
-    ++t.count;
-    t.state_bytes += c.state_size;
-  }
-  return out;
-}
-
-std::vector<std::string> refs_to(store& s, const digest& id) {
-  std::vector<std::string> out;
-  if (auto refs = s.list_refs())
-    for (auto& [name, target] : *refs)
-      if (target == id)
-        out.push_back(name);
-  return out;
-}
-
 void print_manifest_text(const digest& id, const manifest& m, const std::vector<std::string>& refs) {
   fmt::print("snapshot    {}\n", id.to_hex());
   fmt::print("node        {} (incarnation {})\n", m.node.name, m.node.incarnation);
@@ -156,16 +112,6 @@ void print_manifest_text(const digest& id, const manifest& m, const std::vector<
 
 } // namespace
 
-static const char* effect_state(uint8_t state) {
-  switch (state) {
-    case effect_record::pending: return "pending";
-    case effect_record::committed: return "committed";
-    case effect_record::aborted: return "aborted";
-    case effect_record::prepared: return "prepared";
-    default: return "?";
-  }
-}
-
 int cmd_show(const context& ctx, const show_options& opts) {
   if (!opts.component.empty())
     return cmd_cat(ctx, opts.spec, opts.component);
@@ -183,81 +129,49 @@ int cmd_show(const context& ctx, const show_options& opts) {
   auto m = decode_manifest(bytes);
   if (!m)
     return fail(ctx, m.error().with_context("snapshot " + id.to_hex()));
+  if (ctx.json) {
+    status layers;
+    auto out = snapshot_json(**db, id, &layers);
+    if (!out)
+      return fail(ctx, out.error());
+    print_json(*out);
+    if (!layers) {
+      warn("the layers of snapshot " + id.short_hex() + " cannot be read");
+      return fail(ctx, layers);
+    }
+    return exit_ok;
+  }
   auto refs = refs_to(**db, id);
   auto snap = load_snapshot(**db, id);
-  if (ctx.json) {
-    json out = {{"id", id.to_hex()},
-                {"manifest", json::parse(bytes, nullptr, false)},
-                {"refs", refs}};
-    if (snap) {
-      json types = json::array();
-      for (auto& [name, t] : by_type(snap->cache))
-        types.push_back({{"type", name}, {"package", t.package}, {"count", t.count},
-                         {"state_bytes", t.state_bytes}});
-      out["components_by_type"] = types;
-      json comps = json::array();
-      for (auto& c : snap->cache.components)
-        comps.push_back({{"name", c.name}, {"instance_id", c.instance_id}, {"type", c.type_name},
-                         {"package", c.package.to_string()}, {"graph", c.graph},
-                         {"state", c.state.to_hex()}, {"state_bytes", c.state_size}});
-      out["components"] = comps;
-      json graphs = json::array();
-      for (auto& g : snap->model.graphs)
-        graphs.push_back({{"name", g.name}, {"components", g.instances.size()},
-                          {"wires", g.edges.size()}});
-      out["graphs"] = graphs;
-      out["world"] = {{"node", snap->world.node_name},
-                      {"next_instance_id", snap->world.next_instance_id},
-                      {"peers", snap->world.peers.size()}};
-      out["effects"] = snap->effects.entries.size();
-      json effects = json::array();
-      for (auto& e : snap->effects.entries) {
-        json entry = {{"sink", e.sink},
-                      {"key", e.key},
-                      {"state", effect_state(e.state)},
-                      {"component", e.component},
-                      {"payload_bytes", e.payload.size()}};
-        if (!e.txn.empty())
-          entry["transaction"] = e.txn;
-        effects.push_back(std::move(entry));
-      }
-      out["effect_entries"] = effects;
-      out["in_flight_messages"] = snap->trace.messages.size();
-      print_json(out);
-    } else {
-      out["error"] = to_json(snap.error());
-      print_json(out);
+  print_manifest_text(id, *m, refs);
+  if (snap) {
+    fmt::print("\ncomponents ({})\n", snap->cache.components.size());
+    for (auto& t : components_by_type(snap->cache))
+      fmt::print("  {:<24} {:>7}  {:<16} state {}\n", t.at("type").get<std::string>(),
+                 t.at("count").get<uint64_t>(), t.at("package").get<std::string>(),
+                 human_bytes(t.at("state_bytes").get<uint64_t>()));
+    fmt::print("\ngraphs\n");
+    for (auto& g : snap->model.graphs)
+      fmt::print("  {:<24} {} components, {} wires\n", g.name, g.instances.size(),
+                 g.edges.size());
+    fmt::print("\nworld       next instance id {}, {} peers\n", snap->world.next_instance_id,
+               snap->world.peers.size());
+    fmt::print("effects     {} entries\n", snap->effects.entries.size());
+    // The first ones; --json lists them all.
+    constexpr size_t shown = 20;
+    for (size_t i = 0; i < snap->effects.entries.size() && i < shown; ++i) {
+      auto& e = snap->effects.entries[i];
+      fmt::print("  {:<10} {:<16} {}{}\n", effect_state_name(e.state), e.sink, e.key,
+                 e.txn.empty() ? "" : "  (" + e.txn + ")");
     }
-  } else {
-    print_manifest_text(id, *m, refs);
-    if (snap) {
-      fmt::print("\ncomponents ({})\n", snap->cache.components.size());
-      for (auto& [name, t] : by_type(snap->cache))
-        fmt::print("  {:<24} {:>7}  {:<16} state {}\n", name, t.count, t.package,
-                   human_bytes(t.state_bytes));
-      fmt::print("\ngraphs\n");
-      for (auto& g : snap->model.graphs)
-        fmt::print("  {:<24} {} components, {} wires\n", g.name, g.instances.size(),
-                   g.edges.size());
-      fmt::print("\nworld       next instance id {}, {} peers\n", snap->world.next_instance_id,
-                 snap->world.peers.size());
-      fmt::print("effects     {} entries\n", snap->effects.entries.size());
-      // The first ones; --json lists them all.
-      constexpr size_t shown = 20;
-      for (size_t i = 0; i < snap->effects.entries.size() && i < shown; ++i) {
-        auto& e = snap->effects.entries[i];
-        fmt::print("  {:<10} {:<16} {}{}\n", effect_state(e.state), e.sink, e.key,
-                   e.txn.empty() ? "" : "  (" + e.txn + ")");
-      }
-      if (snap->effects.entries.size() > shown)
-        fmt::print("  ... {} more (--json lists all)\n", snap->effects.entries.size() - shown);
-      fmt::print("trace       {} messages in flight at the cut\n", snap->trace.messages.size());
-      if (opts.components) {
-        fmt::print("\n{:>6}  {:<24} {:<20} {:>10}  state\n", "id", "name", "type", "bytes");
-        for (auto& c : snap->cache.components)
-          fmt::print("{:>6}  {:<24} {:<20} {:>10}  {}\n", c.instance_id, c.name, c.type_name,
-                     c.state_size, c.state.short_hex());
-      }
+    if (snap->effects.entries.size() > shown)
+      fmt::print("  ... {} more (--json lists all)\n", snap->effects.entries.size() - shown);
+    fmt::print("trace       {} messages in flight at the cut\n", snap->trace.messages.size());
+    if (opts.components) {
+      fmt::print("\n{:>6}  {:<24} {:<20} {:>10}  state\n", "id", "name", "type", "bytes");
+      for (auto& c : snap->cache.components)
+        fmt::print("{:>6}  {:<24} {:<20} {:>10}  {}\n", c.instance_id, c.name, c.type_name,
+                   c.state_size, c.state.short_hex());
     }
   }
   if (!snap) {

@@ -2,7 +2,7 @@
 # by an installed amberConfig.cmake, so both define the same imported targets
 # (PkgConfig::LMDB, OpenSSL::*, Boost::serialization, fmt::fmt, CAF::*, ...).
 #
-# In: AMBER_WITH_CLI (also find the command line's CLI11 and toml++),
+# In: AMBER_WITH_CLI (also find the command line's CLI11, toml++ and cpp-httplib),
 #     AMBER_WITH_PG_SINK (ON: libpq is required; unset: optional).
 # Uses find_dependency inside a package config (it returns from the config
 # with a clear message when something is missing), find_package otherwise.
@@ -33,4 +33,7 @@ amber_find(CAF 0.17) # cmake/FindCAF.cmake: Debian's libcaf-dev ships no config
 if(AMBER_WITH_CLI)
   amber_find(CLI11)
   amber_find(tomlplusplus)
+  # `amber ui`'s HTTP server (Debian's libcpp-httplib-dev; its pkg-config
+  # flags select the OpenSSL, zlib and Brotli build the library was made with).
+  pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib)
 endif()

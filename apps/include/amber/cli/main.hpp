@@ -4,8 +4,8 @@
 //
 // A service registers its component and message types and hands them to
 // `amber::cli::main`; its binary then has every command of the stock `amber`
-// binary (run, restore, checkpoint, rollback, log, show, diff, verify, gc,
-// export, import, graph) with its own types:
+// binary (run, restore, checkpoint, rollback, log, show, cat, diff, verify, gc,
+// export, import, graph, ui) with its own types:
 //
 //   int main(int argc, char** argv) {
 //     auto types = std::make_shared<amber::registry>();
@@ -14,13 +14,13 @@
 //     return amber::cli::main(argc, argv, types);
 //   }
 //
-// Commands that only read or write a store (log, show, diff, verify, gc,
-// export, import, graph) work on any store, whatever types made it; those
+// Commands that only read or write a store (log, show, cat, diff, verify, gc,
+// export, import, graph, ui) work on any store, whatever types made it; those
 // that run components (run, restore) need the types, and an unknown one is
 // reported with the types this binary knows. docs/CLI.md describes the
 // commands, examples/downstream/ is a complete service.
 //
-// Threads: call from the process's main thread, once. `run` and `restore`
+// Threads: call from the process's main thread, once. `run`, `restore` and `ui`
 // block SIGINT and SIGTERM in every thread (see docs/CLI.md, "Stopping").
 
 #include <functional>
