@@ -3,15 +3,18 @@
 // SIGTERM. CAF-free.
 //
 // What a hostile or broken client meets: a request line or header block
-// over 8 KiB is refused by cpp-httplib (414/400), a body over 64 KiB too
-// (413); a request that does not arrive within 5 s, or an idle kept-alive
-// connection after 2 s, is dropped; at most 8 requests are served at once,
-// with at most 64 connections queued behind them (then the accept loop
-// waits and the kernel's backlog holds the rest). Only GET and HEAD are
-// answered (405 otherwise), and only for a Host header naming this server
-// by its loopback address (403 otherwise: a page from another site that
-// rebinds its DNS name to 127.0.0.1 cannot read the store through the
-// user's browser).
+// over 8 KiB is refused by cpp-httplib (414/400); a request with a body is
+// refused unread (405 for any method but GET and HEAD, 400 for those); a
+// connection that sends nothing for 2 s before a request, or stops for 5 s
+// within one, is dropped (one that drips a byte every few seconds holds its
+// thread longer: the server is for a local user, on loopback only); at
+// most 16 requests are served at once, with at most 64 connections queued behind them (then the
+// accept loop waits and the kernel's backlog holds the rest). Only a Host
+// header naming this server by its loopback address is answered (403
+// otherwise: a page from another site that rebinds its DNS name to
+// 127.0.0.1 cannot read the store through the user's browser).
+
+#include <sys/socket.h>
 
 #include <condition_variable>
 #include <deque>
@@ -28,9 +31,9 @@ namespace amber::cli {
 
 namespace {
 
-constexpr size_t server_threads = 8;
+constexpr size_t server_threads = 16;
 constexpr size_t max_queued_connections = 64;
-constexpr size_t max_body_bytes = 64 * 1024;
+constexpr size_t max_body_bytes = 64 * 1024; // never read (see above); a bound all the same
 
 // httplib's own ThreadPool queues without bound: one thread per
 // connection being served, and an accept loop that waits for room.
@@ -119,6 +122,12 @@ int cmd_ui(const context& ctx, const ui_cli_options& opts) {
   server.set_keep_alive_timeout(2);
   server.set_keep_alive_max_count(100);
   server.set_payload_max_length(max_body_bytes);
+  // httplib's default also sets SO_REUSEPORT, with which a second `amber
+  // ui` on the same port would share it silently instead of failing.
+  server.set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
 
   const std::string host = "127.0.0.1";
   int port = opts.port == 0 ? server.bind_to_any_port(host) : opts.port;
@@ -144,6 +153,12 @@ int cmd_ui(const context& ctx, const ui_cli_options& opts) {
       res.set_header("Allow", "GET, HEAD");
       res.set_header("Connection", "close"); // its body, if any, is not read
       set_error(res, 405, "amber ui is read-only: GET and HEAD only");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.has_header("Transfer-Encoding")
+        || (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0")) {
+      res.set_header("Connection", "close"); // the body is not read
+      set_error(res, 400, "a GET or HEAD request has no body");
       return httplib::Server::HandlerResponse::Handled;
     }
     try {

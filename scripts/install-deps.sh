@@ -20,6 +20,8 @@ packages=(
   libpq-dev
   postgresql
   doxygen
+  libcpp-httplib-dev
+  chromium
 )
 
 missing=()

@@ -25,17 +25,31 @@ using namespace std::chrono_literals;
 /// The binary under test and the example graphs (compile definitions).
 inline const char* binary() { return AMBER_BINARY; }
 
-/// In a forked child: replaces the process with `amber args...`.
-[[noreturn]] inline void exec_amber(std::vector<std::string> args) {
+/// In a forked child: replaces the process with `program args...`.
+[[noreturn]] inline void exec_program(std::string program, std::vector<std::string> args) {
   std::vector<char*> argv;
-  std::string bin = binary();
-  argv.push_back(bin.data());
+  argv.push_back(program.data());
   for (auto& a : args)
     argv.push_back(a.data());
   argv.push_back(nullptr);
-  ::execv(bin.c_str(), argv.data());
+  ::execv(program.c_str(), argv.data());
   std::_Exit(127);
 }
+
+/// In a forked child: replaces the process with `amber args...`.
+[[noreturn]] inline void exec_amber(std::vector<std::string> args) {
+  exec_program(binary(), std::move(args));
+}
+
+/// A program other than amber, for `child`.
+struct command {
+  std::string program; ///< The executable's path.
+  std::vector<std::string> args;
+  /// Start it in a process group of its own, and kill the whole group with
+  /// it (a browser's helper processes).
+  bool own_group = false;
+};
+
 inline std::string example(const std::string& name) {
   return std::string(AMBER_EXAMPLES) + "/" + name;
 }
@@ -45,40 +59,19 @@ class child {
 public:
   /// Starts `amber args...`, with `env` ("NAME=value") added to its environment.
   explicit child(std::vector<std::string> args, std::vector<std::string> env = {}) {
-    int out[2], err[2];
-    if (::pipe(out) != 0 || ::pipe(err) != 0)
-      throw std::runtime_error("pipe failed");
-    pid_ = ::fork();
-    if (pid_ < 0)
-      throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      ::dup2(out[1], STDOUT_FILENO);
-      ::dup2(err[1], STDERR_FILENO);
-      ::close(out[0]);
-      ::close(out[1]);
-      ::close(err[0]);
-      ::close(err[1]);
-      ::unsetenv("AMBER_STORE");
-      for (auto& e : env)
-        ::putenv(e.data());
-      // Signals the test process blocks or ignores must not carry over.
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      exec_amber(args);
-    }
-    ::close(out[1]);
-    ::close(err[1]);
-    out_fd_ = out[0];
-    err_fd_ = err[0];
+    start({binary(), std::move(args), false}, env);
   }
+  /// Starts `cmd`.
+  explicit child(command cmd) { start(std::move(cmd), {}); }
 
   ~child() {
     if (pid_ > 0 && !reaped_) {
-      ::kill(pid_, SIGKILL);
+      kill_all();
       int st;
       ::waitpid(pid_, &st, 0);
     }
+    if (own_group_ && pid_ > 0)
+      ::kill(-pid_, SIGKILL); // helpers that outlived it
     if (out_fd_ >= 0)
       ::close(out_fd_);
     if (err_fd_ >= 0)
@@ -143,7 +136,7 @@ public:
         return 128 + WTERMSIG(st);
       }
       if (std::chrono::steady_clock::now() >= deadline) {
-        ::kill(pid_, SIGKILL);
+        kill_all();
         ::waitpid(pid_, &st, 0);
         reaped_ = true;
         return -1;
@@ -155,6 +148,44 @@ public:
   std::string err;
 
 private:
+  void start(command cmd, std::vector<std::string> env) {
+    own_group_ = cmd.own_group;
+    int out[2], err[2];
+    if (::pipe(out) != 0 || ::pipe(err) != 0)
+      throw std::runtime_error("pipe failed");
+    pid_ = ::fork();
+    if (pid_ < 0)
+      throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      ::dup2(err[1], STDERR_FILENO);
+      ::close(out[0]);
+      ::close(out[1]);
+      ::close(err[0]);
+      ::close(err[1]);
+      ::unsetenv("AMBER_STORE");
+      for (auto& e : env)
+        ::putenv(e.data());
+      // Signals the test process blocks or ignores must not carry over.
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      if (cmd.own_group)
+        ::setpgid(0, 0);
+      exec_program(std::move(cmd.program), std::move(cmd.args));
+    }
+    if (cmd.own_group)
+      ::setpgid(pid_, pid_); // also here: no race with a kill right after the fork
+    ::close(out[1]);
+    ::close(err[1]);
+    out_fd_ = out[0];
+    err_fd_ = err[0];
+  }
+
+  void kill_all() {
+    ::kill(own_group_ ? -pid_ : pid_, SIGKILL);
+  }
+
   static void read_into(const pollfd& p, int& fd, std::string& sink) {
     if (fd < 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR)))
       return;
@@ -169,6 +200,7 @@ private:
   }
 
   pid_t pid_ = -1;
+  bool own_group_ = false;
   int out_fd_ = -1;
   int err_fd_ = -1;
   bool reaped_ = false;
