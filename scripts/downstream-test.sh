@@ -122,6 +122,28 @@ PY
 grep -Eq '^  data: \+[0-9]+ keys' "$tmp/diff.txt" || { cat "$tmp/diff.txt" >&2; fail "no key count in kv diff"; }
 grep -Eq '^  puts [0-9]+ -> [0-9]+$' "$tmp/diff.txt" || fail "no field change in kv diff"
 "$kv" graph "$src/examples/downstream/kv.toml" >/dev/null || fail "graph of kv.toml"
+say "kv ui shows kv's states with kv's to_json; the stock amber ui by size only"
+ui_check() { # $1: binary, $2: whether router's state is described (True/False)
+  "$1" ui --store "$store" --port 0 >"$tmp/ui.out" 2>"$tmp/ui.err" &
+  kv_pid=$!
+  wait_for "$tmp/ui.out" '^http://127.0.0.1:'
+  python3 - "$(head -1 "$tmp/ui.out")" "$2" <<'PY' || fail "$1 ui (see above)"
+import json, sys, urllib.request
+url, described = sys.argv[1], sys.argv[2] == "True"
+get = lambda path: json.load(urllib.request.urlopen(url + path, timeout=20))
+router = get("api/state/kv/router")
+assert router["described"] == described and router["type"] == "kv.router", router
+if described:
+    assert router["state"]["routed"] == 600, router
+diff = get("api/diff/kv~1/kv")
+assert "changed" in diff, diff
+PY
+  kill -TERM "$kv_pid"
+  wait "$kv_pid" || fail "$1 ui exited $?"
+  kv_pid=""
+}
+ui_check "$kv" True
+ui_check "$amber" False
 
 say "the stock amber binary reads the kv store, and refuses to run kv's types by name"
 "$amber" log --store "$store" >/dev/null || fail "amber log of a kv store"
