@@ -22,6 +22,7 @@ packages=(
   doxygen
   libcpp-httplib-dev
   chromium
+  chromium-driver
 )
 
 missing=()

@@ -1,7 +1,8 @@
 // amber ui, run as a user would: its JSON API against the --json output of
 // the commands it reuses, hostile requests, a store the user can only read,
-// and the page as headless Chromium renders it (skipped, saying why, when
-// /usr/bin/chromium is missing; scripts/install-deps.sh installs it).
+// the page as headless Chromium renders it, and a user clicking through it
+// over WebDriver (skipped, saying why, without /usr/bin/chromium or
+// /usr/bin/chromedriver; scripts/install-deps.sh installs both).
 
 #include <doctest/doctest.h>
 
@@ -12,6 +13,7 @@
 
 #include <regex>
 #include <set>
+#include <thread>
 
 #include "fixtures.hpp"
 #include "ui_api.hpp"
@@ -37,11 +39,29 @@ int connect_to(int port) {
   return fd;
 }
 
-/// Reads from `fd` until the peer closes it or `timeout` passes.
+/// Whether `raw` holds a whole response: headers and as many body bytes as
+/// its Content-Length says (without one, only the peer's close tells).
+bool whole_reply(const std::string& raw) {
+  auto end = raw.find("\r\n\r\n");
+  if (end == std::string::npos)
+    return false;
+  std::smatch m;
+  std::string head = raw.substr(0, end);
+  static const std::regex length(R"re(\r\ncontent-length: *(\d+))re", std::regex::icase);
+  if (!std::regex_search(head, m, length))
+    return false;
+  return raw.size() - end - 4 >= std::stoull(m[1]);
+}
+
+/// Reads from `fd` until the peer closes it, `timeout` passes, or (with
+/// `one_reply`) a whole response has arrived.
 /// @param closed set to whether the peer closed it.
-std::string read_until_closed(int fd, std::chrono::milliseconds timeout, bool* closed = nullptr) {
+std::string read_until_closed(int fd, std::chrono::milliseconds timeout, bool* closed = nullptr,
+                              bool one_reply = false) {
   std::string out;
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (closed)
+    *closed = false;
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
@@ -55,22 +75,23 @@ std::string read_until_closed(int fd, std::chrono::milliseconds timeout, bool* c
     if (n <= 0) {
       if (closed)
         *closed = true;
-      return out;
+      break;
     }
     out.append(buf, static_cast<size_t>(n));
+    if (one_reply && whole_reply(out))
+      break;
   }
-  if (closed)
-    *closed = false;
   return out;
 }
 
-/// Sends `request` as is and returns everything the server answers.
+/// Sends `request` as is and returns the server's answer: one response, or
+/// whatever came before the server closed the connection or `timeout`.
 std::string http_exchange(int port, const std::string& request,
-                     std::chrono::milliseconds timeout = 10s) {
+                          std::chrono::milliseconds timeout = 10s) {
   int fd = connect_to(port);
   REQUIRE(fd >= 0);
   ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  auto out = read_until_closed(fd, timeout);
+  auto out = read_until_closed(fd, timeout, nullptr, true);
   ::close(fd);
   return out;
 }
@@ -557,4 +578,162 @@ TEST_CASE("the page shows two chosen snapshots' diff, an older state, and a miss
   // The root snapshot: nothing to compare with.
   dom = rendered(ui.url() + "#s=" + ids[3], dir);
   CHECK(contains(dom, "A root snapshot: nothing before it to compare with."));
+}
+
+// ------------------------------------------------------------ WebDriver
+
+namespace {
+
+/// A browser session driven over WebDriver (Debian's chromedriver, which
+/// starts headless Chromium): clicks and keys as a user's.
+class webdriver {
+public:
+  /// Starts chromedriver and a session; `ok()` is false (and `why_not` says
+  /// why) when chromedriver or Chromium is missing.
+  explicit webdriver(const scratch& dir) {
+    const char* given = std::getenv("AMBER_TEST_CHROMEDRIVER");
+    std::string path = given && *given ? given : "/usr/bin/chromedriver";
+    if (::access(path.c_str(), X_OK) != 0 || chromium().empty()) {
+      why_not = "no chromedriver at " + path + " (or no Chromium); scripts/install-deps.sh "
+                "installs Debian's chromium-driver";
+      return;
+    }
+    port_ = free_port();
+    driver_ = std::make_unique<child>(
+      command{path, {"--port=" + std::to_string(port_)}, /*own_group=*/true});
+    auto up = driver_->wait_for_line(
+      [](const std::string& l) { return contains(l, "started successfully"); }, 30s);
+    REQUIRE_MESSAGE(up, "chromedriver did not start: " << driver_->out << driver_->err);
+    json args = {"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--no-first-run", "--disable-extensions", "--disable-background-networking",
+                 "--disable-component-update", "--window-size=1400,1000",
+                 "--user-data-dir=" + dir / "webdriver-profile"};
+    auto r = call("POST", "/session",
+                  {{"capabilities",
+                    {{"alwaysMatch",
+                      {{"goog:chromeOptions", {{"binary", chromium()}, {"args", args}}}}}}}});
+    session_ = r.at("sessionId").get<std::string>();
+  }
+
+  ~webdriver() {
+    if (!session_.empty())
+      raw("DELETE", "/session/" + session_, json());
+  }
+
+  bool ok() const { return !session_.empty(); }
+  std::string why_not;
+
+  void go(const std::string& url) { call("POST", path("/url"), {{"url", url}}); }
+
+  /// Runs `script` (a function body) in the page; its return value.
+  json run(const std::string& script) {
+    return call("POST", path("/execute/sync"), {{"script", script}, {"args", json::array()}});
+  }
+
+  /// The element `css` selects (REQUIREd to exist).
+  std::string find(const std::string& css) {
+    auto r = call("POST", path("/element"), {{"using", "css selector"}, {"value", css}});
+    return r.begin().value().get<std::string>();
+  }
+
+  void click(const std::string& css) {
+    call("POST", path("/element/" + find(css) + "/click"), json::object());
+  }
+
+  void type(const std::string& css, const std::string& text) {
+    call("POST", path("/element/" + find(css) + "/value"), {{"text", text}});
+  }
+
+  /// Waits until the page has rendered a view whose fragment contains `part`.
+  void wait_ready(const std::string& part) {
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    json state;
+    while (std::chrono::steady_clock::now() < deadline) {
+      state = run("return [location.hash, document.body.dataset.state];");
+      if (contains(state[0].get<std::string>(), part) && state[1] == "ready")
+        return;
+      std::this_thread::sleep_for(50ms);
+    }
+    FAIL("the page did not get ready for '" << part << "': " << state.dump());
+  }
+
+private:
+  std::string path(const std::string& rest) const { return "/session/" + session_ + rest; }
+
+  http_reply raw(const std::string& method, const std::string& target, const json& body) {
+    std::string text = body.is_null() ? std::string() : body.dump();
+    return parse_reply(http_exchange(
+      port_, method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port_)
+               + "\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: "
+               + std::to_string(text.size()) + "\r\n\r\n" + text,
+      60s));
+  }
+
+  json call(const std::string& method, const std::string& target, const json& body) {
+    auto r = raw(method, target, body);
+    INFO(method << " " << target << " " << body.dump() << " -> " << r.head << "\n" << r.body);
+    REQUIRE(r.status == 200);
+    return json::parse(r.body).at("value");
+  }
+
+  int port_ = 0;
+  std::unique_ptr<child> driver_;
+  std::string session_;
+};
+
+} // namespace
+
+TEST_CASE("a user clicks through the page: a snapshot, a component, a filter, two snapshots to compare") {
+  const auto& store = history_store();
+  scratch dir;
+  webdriver browser(dir);
+  if (!browser.ok()) {
+    MESSAGE("SKIPPED: " << browser.why_not);
+    return;
+  }
+  ui_server ui(store);
+  auto ids = log_ids(store);
+  REQUIRE(ids.size() == 4);
+  browser.go(ui.url());
+  browser.wait_ready("");
+
+  // A snapshot in the history DAG.
+  browser.click("g.dag-node[data-id=\"" + ids[2] + "\"]");
+  browser.wait_ready("s=" + ids[2]);
+  CHECK(browser.run("return document.querySelector('#snapshot code').textContent;") == ids[2]);
+  CHECK(browser.run("return document.querySelector('g.dag-node.selected').dataset.id;") == ids[2]);
+
+  // A component of it: its state, as `amber cat` prints it.
+  browser.click("tr.component[data-name=\"acct-3\"]");
+  browser.wait_ready("c=acct-3");
+  auto state = browser.run("return document.getElementById('state-json').textContent;");
+  CHECK(json::parse(state.get<std::string>())
+        == amber_json({"cat", ids[2], "acct-3", "--store", store}).at("state"));
+
+  // The filter keeps the rows whose name or type holds the text.
+  browser.type("#component-filter", "clearing");
+  CHECK(browser.run("return [...document.querySelectorAll('tr.component')]"
+                    ".filter(r => !r.hidden).map(r => r.dataset.name);")
+        == json({"clearing-0", "clearing-1", "clearing-2", "clearing-3"}));
+
+  // Two snapshots chosen in the diff form.
+  browser.click("#diff-from option[value=\"" + ids[3] + "\"]");
+  browser.click("#diff-to option[value=\"" + ids[0] + "\"]");
+  browser.click("#diff-form button");
+  browser.wait_ready("a=" + ids[3]);
+  auto summary = browser.run("return document.getElementById('diff-summary').textContent;");
+  CHECK(contains(summary.get<std::string>(), ids[3].substr(0, 12) + " → " + ids[0].substr(0, 12)));
+  auto diff = amber_json({"diff", ids[3], ids[0], "--store", store});
+  CHECK(contains(summary.get<std::string>(), std::to_string(diff.at("changed").size()) + " changed"));
+  // The state shown is still the chosen component's, in the chosen snapshot.
+  CHECK(browser.run("return location.hash;").get<std::string>().find("c=acct-3") != std::string::npos);
+
+  // A component name in the diff opens its state in the newer snapshot.
+  auto first = diff.at("changed")[0].at("name").get<std::string>();
+  browser.click("li.changed[data-component=\"" + first + "\"] a");
+  browser.wait_ready("c=" + first);
+  CHECK(browser.run("return document.querySelector('#snapshot code').textContent;") == ids[0]);
+  CHECK(json::parse(browser.run("return document.getElementById('state-json').textContent;")
+                      .get<std::string>())
+        == amber_json({"cat", ids[0], first, "--store", store}).at("state"));
 }
