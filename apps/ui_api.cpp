@@ -6,6 +6,7 @@
 
 #include "amber/checkpoint/snapshot.hpp"
 #include "amber/cli/state_view.hpp"
+#include "amber/storage/hex.hpp"
 #include "cli_common.hpp"
 #include "json_views.hpp"
 #include "ui_assets.hpp"
@@ -156,15 +157,6 @@ ui_response answer_api(store& s, const registry* types, const std::vector<std::s
 } // namespace
 
 result<std::string> percent_decode(std::string_view segment) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9')
-      return c - '0';
-    if (c >= 'a' && c <= 'f')
-      return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-      return c - 'A' + 10;
-    return -1;
-  };
   std::string out;
   out.reserve(segment.size());
   for (size_t i = 0; i < segment.size(); ++i) {
@@ -172,12 +164,10 @@ result<std::string> percent_decode(std::string_view segment) {
       out += segment[i];
       continue;
     }
-    bool two_more = i + 2 < segment.size();
-    int hi = two_more ? hex(segment[i + 1]) : -1;
-    int lo = two_more ? hex(segment[i + 2]) : -1;
-    if (hi < 0 || lo < 0)
+    auto byte = from_hex(segment.substr(i + 1, 2));
+    if (i + 2 >= segment.size() || !byte)
       return status::invalid_argument("a '%' in the path is not followed by two hex digits");
-    out += static_cast<char>(hi * 16 + lo);
+    out += *byte;
     i += 2;
   }
   return out;

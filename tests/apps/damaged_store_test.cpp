@@ -183,26 +183,10 @@ TEST_CASE("a flipped meta page that would roll the store back one commit is name
 }
 
 TEST_CASE("log, show, verify and export work on a store the user can only read") {
-  if (::geteuid() != 0) {
-    MESSAGE("skipped: needs root to run amber as an unprivileged user (setpriv)");
+  if (!can_run_as_nobody())
     return;
-  }
-  if (::access("/usr/bin/setpriv", X_OK) != 0) {
-    MESSAGE("skipped: setpriv is not installed");
-    return;
-  }
   scratch dir;
-  std::string store = dir / "ro";
-  copy_store(history_store(), store);
-  std::string bin = dir / "amber";
-  fs::copy_file(binary(), bin); // the build tree may not be readable by nobody
-  fs::permissions(dir.path(), fs::perms::all);
-  for (auto& e : fs::directory_iterator(store))
-    fs::permissions(e.path(), fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
-  fs::permissions(store, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read
-                           | fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
-  fs::permissions(bin, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec
-                         | fs::perms::others_read | fs::perms::others_exec);
+  auto [store, bin] = make_read_only_copy(dir);
   std::string out_file = dir / "bank.amber";
   for (std::vector<std::string> args :
        {std::vector<std::string>{"log"}, {"show", "bank"}, {"verify"},

@@ -79,6 +79,41 @@ inline const std::string& history_store() {
   return path;
 }
 
+/// Whether this test may run amber as the unprivileged user nobody (as
+/// root, with setpriv); says why not (the case is then skipped).
+inline bool can_run_as_nobody() {
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: needs root to run amber as an unprivileged user (setpriv)");
+    return false;
+  }
+  if (::access("/usr/bin/setpriv", X_OK) != 0) {
+    MESSAGE("skipped: setpriv is not installed");
+    return false;
+  }
+  return true;
+}
+
+/// A copy of history_store() that only root may write, and a copy of the
+/// binary anyone may run (the build tree may not be readable by nobody), in
+/// `dir`: for running amber as an unprivileged user (setpriv).
+struct read_only_copy {
+  std::string store;
+  std::string binary;
+};
+inline read_only_copy make_read_only_copy(const scratch& dir) {
+  read_only_copy out{dir / "ro", dir / "amber"};
+  copy_store(history_store(), out.store);
+  fs::copy_file(binary(), out.binary);
+  fs::permissions(dir.path(), fs::perms::all);
+  for (auto& e : fs::directory_iterator(out.store))
+    fs::permissions(e.path(), fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  auto read_exec = fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read
+                   | fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec;
+  fs::permissions(out.store, read_exec);
+  fs::permissions(out.binary, read_exec | fs::perms::owner_write);
+  return out;
+}
+
 /// Parses each line of `text` as JSON.
 inline std::vector<json> json_lines(const std::string& text) {
   std::vector<json> out;

@@ -370,26 +370,10 @@ TEST_CASE("ui --port: a taken port fails naming it, a bad one is a usage error; 
 }
 
 TEST_CASE("ui serves a store the user can only read") {
-  if (::geteuid() != 0) {
-    MESSAGE("skipped: needs root to run amber as an unprivileged user (setpriv)");
+  if (!can_run_as_nobody())
     return;
-  }
-  if (::access("/usr/bin/setpriv", X_OK) != 0) {
-    MESSAGE("skipped: setpriv is not installed");
-    return;
-  }
   scratch dir;
-  std::string store = dir / "ro";
-  copy_store(history_store(), store);
-  std::string bin = dir / "amber";
-  fs::copy_file(binary(), bin); // the build tree may not be readable by nobody
-  fs::permissions(dir.path(), fs::perms::all);
-  for (auto& e : fs::directory_iterator(store))
-    fs::permissions(e.path(), fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
-  auto read_exec = fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read
-                   | fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec;
-  fs::permissions(store, read_exec);
-  fs::permissions(bin, read_exec | fs::perms::owner_write);
+  auto [store, bin] = make_read_only_copy(dir);
   {
     ui_server ui(command{"/usr/bin/setpriv",
                          {"--reuid=nobody", "--regid=nogroup", "--clear-groups", bin, "ui",
@@ -476,16 +460,23 @@ std::vector<std::string> all_of(const std::string& text, const std::string& patt
   return out;
 }
 
+/// The history store, served, with its snapshot ids (newest first) and a
+/// scratch directory for the browser's profile.
+struct served_history {
+  const std::string& store = history_store();
+  ui_server ui{store};
+  scratch dir;
+  std::vector<std::string> ids = log_ids(store);
+  served_history() { REQUIRE(ids.size() == 4); }
+};
+
 } // namespace
 
 TEST_CASE("the page in headless Chromium shows the history, components, a state and a diff") {
   if (skip_without_chromium())
     return;
-  const auto& store = history_store();
-  ui_server ui(store);
-  scratch dir;
-  auto ids = log_ids(store);
-  REQUIRE(ids.size() == 4);
+  served_history served;
+  auto& [store, ui, dir, ids] = served;
   auto dom = rendered(ui.url() + "#c=acct-7", dir);
 
   // The history DAG: a node per snapshot, an edge to each parent, the head marked.
@@ -549,11 +540,8 @@ TEST_CASE("the page in headless Chromium shows the history, components, a state 
 TEST_CASE("the page shows two chosen snapshots' diff, an older state, and a missing component's error") {
   if (skip_without_chromium())
     return;
-  const auto& store = history_store();
-  ui_server ui(store);
-  scratch dir;
-  auto ids = log_ids(store);
-  REQUIRE(ids.size() == 4);
+  served_history served;
+  auto& [store, ui, dir, ids] = served;
 
   auto dom = rendered(ui.url() + "#s=bank~2&c=clearing-1&a=" + ids[3] + "&b=bank~1", dir);
   CHECK(contains(dom, "class=\"dag-node selected\" data-id=\"" + ids[2]));
