@@ -135,7 +135,8 @@ int cmd_ui(const context& ctx, const ui_cli_options& opts) {
     return fail(ctx, status(errc::io_error,
                             opts.port == 0 ? "cannot listen on " + host + ": no free port"
                                            : fmt::format("cannot listen on {}:{}: the port is "
-                                                         "taken (--port 0 picks a free one)",
+                                                         "taken, or not this user's to take "
+                                                         "(--port 0 picks a free one)",
                                                          host, opts.port)));
   const std::string authority = fmt::format("{}:{}", host, port);
   const std::string local_name = fmt::format("localhost:{}", port);

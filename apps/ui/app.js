@@ -108,7 +108,7 @@ function drawHistory(snaps, selected, compared) {
   const textX = left + lanes * dx + 8;
   const at = i => [left + pos[i].lane * dx, top + pos[i].row * dy];
   const svg = svgEl('svg', {
-    id: 'dag', width: textX + 300, height: top + snaps.length * dy, role: 'img',
+    id: 'dag', width: textX + 250, height: top + snaps.length * dy, role: 'img',
     'aria-label': `history of ${snaps.length} snapshots`,
   });
   snaps.forEach((s, i) => {
@@ -131,7 +131,7 @@ function drawHistory(snaps, selected, compared) {
       svgEl('circle', { cx: x, cy: y, r }),
       svgEl('text', { class: 'id', x: textX, y: y + 4, text: short(s.id) }),
       svgEl('text', { class: 'meta', x: textX + 108, y: y + 4,
-                      text: `${s.node} #${s.incarnation}  ${s.created_at.replace('T', ' ').slice(0, 19)}` }));
+                      text: `${s.node} #${s.incarnation}  ${s.created_at.slice(5, 19).replace('T', ' ')}` }));
     if (s.refs.length)
       g.append(svgEl('text', { class: 'ref', x: textX, y: y + 19, text: s.refs.join(', ') }));
     g.addEventListener('click', () => goTo({ s: s.id, c: readView().c }));
