@@ -10,7 +10,7 @@
 #include "amber/runtime/atoms.hpp"
 #include "amber/runtime/envelope.hpp"
 #include "amber/runtime/message_codec.hpp"
-#include "amber/runtime/runtime_record.hpp"
+#include "amber/runtime/restore_decoder.hpp"
 
 namespace amber {
 
@@ -22,31 +22,23 @@ struct prepared_component {
   std::map<std::string, std::string> params;
 };
 
-// The runtime record must decode too, before anything spawns.
-status check_runtime_record(const component_record& rec) {
-  if (rec.runtime.empty())
-    return status::ok();
-  runtime_record r;
-  return decode(rec.runtime, &r, "the runtime record of component '" + rec.name + "'");
-}
-
-// Reads, verifies and decodes the state of components [begin, end).
-status prepare_range(store& s, const std::vector<component_record>& records, size_t begin,
-                     size_t end, const registry& types,
+// Reads, verifies and decodes components [begin, end) as `verify` does
+// (decode_component): state, runtime record, timer messages.
+status prepare_range(store& s, caf::actor_system& sys, const std::vector<component_record>& records,
+                     size_t begin, size_t end, const registry& types,
                      const std::unordered_map<std::string, const instance_def*>& instances,
                      std::vector<prepared_component>& out) {
   std::string bytes;
   for (size_t i = begin; i < end; ++i) {
     auto& rec = records[i];
-    std::string who = "component '" + rec.name + "'";
-    AMBER_RETURN_IF_ERROR(types.check(rec.type_name, rec.package).with_context(who));
+    AMBER_RETURN_IF_ERROR(types.check(rec.type_name, rec.package)
+                            .with_context("component '" + rec.name + "'"));
     status st = s.get_blob(rec.state, &bytes);
     if (!st)
-      return st.with_context("state of " + who);
-    auto state = types.find(rec.type_name)->decode_state(bytes);
+      return st.with_context("state of component '" + rec.name + "'");
+    auto state = decode_component(types, sys, rec, bytes);
     if (!state)
-      return state.error().with_context(who);
-    AMBER_RETURN_IF_ERROR(check_runtime_record(rec));
+      return state.error();
     prepared_component p{&rec, std::move(*state), rec.params};
     // Snapshots from before parameters were recorded: take the graph's.
     if (p.params.empty())
@@ -57,12 +49,10 @@ status prepare_range(store& s, const std::vector<component_record>& records, siz
   return status::ok();
 }
 
-// Everything that can fail, checked before a single actor is spawned.
-status prepare(store& s, const loaded_snapshot& snap, const registry& types,
-               const restore_options& opts, std::vector<prepared_component>* out) {
-  AMBER_RETURN_IF_ERROR(check_config_matches(snap.world.config, opts.config));
-  for (auto& t : snap.model.types)
-    AMBER_RETURN_IF_ERROR(types.check(t.type_name, t.package));
+// Everything that can fail about the components, checked before a single
+// one is spawned (`sys` decodes their timers' messages).
+status prepare(store& s, caf::actor_system& sys, const loaded_snapshot& snap,
+               const registry& types, std::vector<prepared_component>* out) {
   std::unordered_map<std::string, const instance_def*> instances;
   for (auto& g : snap.model.graphs)
     for (auto& inst : g.instances)
@@ -91,7 +81,7 @@ status prepare(store& s, const loaded_snapshot& snap, const registry& types,
     auto begin = std::min(records.size(), t * chunk);
     auto end = std::min(records.size(), begin + chunk);
     auto work = [&, t, begin, end] {
-      results[t] = prepare_range(s, records, begin, end, types, instances, *out);
+      results[t] = prepare_range(s, sys, records, begin, end, types, instances, *out);
     };
     if (t + 1 == threads)
       work();
@@ -116,16 +106,23 @@ result<std::unique_ptr<node>> restore_node(store& s, std::string_view spec,
   auto snap = load_snapshot(s, *id);
   if (!snap)
     return snap.error();
-  std::vector<prepared_component> prepared;
-  AMBER_RETURN_IF_ERROR(
-    prepare(s, *snap, *types, opts, &prepared).with_context("restoring " + id->short_hex()));
+  AMBER_RETURN_IF_ERROR(check_config_matches(snap->world.config, opts.config)
+                          .with_context("restoring " + id->short_hex()));
+  for (auto& t : snap->model.types)
+    AMBER_RETURN_IF_ERROR(types->check(t.type_name, t.package)
+                            .with_context("restoring " + id->short_hex()));
   node_options nopts;
   nopts.name = opts.name.empty() ? snap->world.node_name : opts.name;
   nopts.config = opts.config;
   nopts.incarnation = opts.incarnation ? *opts.incarnation : snap->world.incarnation + 1;
   nopts.worker_threads = opts.worker_threads;
   nopts.configure = opts.configure;
-  auto n = std::make_unique<node>(std::move(types), std::move(nopts));
+  auto n = std::make_unique<node>(types, std::move(nopts));
+  // Decoded with the new node's actor system (timer messages need its
+  // types), before anything spawns.
+  std::vector<prepared_component> prepared;
+  AMBER_RETURN_IF_ERROR(prepare(s, n->system(), *snap, *types, &prepared)
+                          .with_context("restoring " + id->short_hex()));
   // The messages that were in flight: decoded with the new node's actor
   // system (their types must be registered there) before anything spawns.
   std::vector<std::pair<const in_flight_message*, caf::message>> replay;

@@ -4,8 +4,74 @@
 
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
+#include <caf/deserializer.hpp>
+#include <caf/sec.hpp>
+#include <caf/uniform_type_info_map.hpp>
 
 namespace amber {
+
+namespace {
+
+// CAF's binary_deserializer with every sequence length checked against the
+// bytes left. CAF resizes a byte sequence (std::vector<char>, ...) and a
+// std::vector<bool> to their stored length before it reads them, and loops
+// over other sequences for as many elements as claimed: without this a few
+// bytes claiming 2^60 elements allocate until the process dies. An element
+// takes at least one bit (std::vector<bool> packs eight to a byte), so a
+// sound sequence of n elements has at least n / 8 bytes left. Strings are
+// range-checked by CAF itself. binary_deserializer is final: this wraps it.
+class bounded_deserializer final : public caf::deserializer {
+public:
+  bounded_deserializer(caf::actor_system& sys, std::string_view bytes)
+    : caf::deserializer(sys), inner_(sys, bytes.data(), bytes.size()) {}
+
+  size_t remaining() const noexcept { return inner_.remaining(); }
+
+  /// The last element type named (not numbered) in the bytes: a type the
+  /// sender registered, which this program may not.
+  const std::string& named_type() const noexcept { return named_type_; }
+
+  caf::error begin_object(uint16_t& typenr, std::string& name) override {
+    auto err = inner_.begin_object(typenr, name);
+    if (!err && typenr == 0)
+      named_type_ = name;
+    return err;
+  }
+  caf::error end_object() override { return inner_.end_object(); }
+  caf::error begin_sequence(size_t& num) override {
+    if (auto err = inner_.begin_sequence(num))
+      return err;
+    if (num / 8 > inner_.remaining())
+      return caf::make_error(caf::sec::end_of_stream);
+    return caf::none;
+  }
+  caf::error end_sequence() override { return inner_.end_sequence(); }
+  caf::error apply_raw(size_t num_bytes, void* data) override {
+    return inner_.apply_raw(num_bytes, data);
+  }
+
+protected:
+  caf::error apply_impl(int8_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(uint8_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(int16_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(uint16_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(int32_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(uint32_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(int64_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(uint64_t& x) override { return inner_.apply(x); }
+  caf::error apply_impl(float& x) override { return inner_.apply(x); }
+  caf::error apply_impl(double& x) override { return inner_.apply(x); }
+  caf::error apply_impl(long double& x) override { return inner_.apply(x); }
+  caf::error apply_impl(std::string& x) override { return inner_.apply(x); }
+  caf::error apply_impl(std::u16string& x) override { return inner_.apply(x); }
+  caf::error apply_impl(std::u32string& x) override { return inner_.apply(x); }
+
+private:
+  caf::binary_deserializer inner_;
+  std::string named_type_;
+};
+
+} // namespace
 
 result<std::string> encode_message(caf::actor_system& sys, const caf::message& msg) {
   std::vector<char> buf;
@@ -18,10 +84,16 @@ result<std::string> encode_message(caf::actor_system& sys, const caf::message& m
 }
 
 result<caf::message> decode_message(caf::actor_system& sys, std::string_view bytes) {
-  caf::binary_deserializer source{sys, bytes.data(), bytes.size()};
+  bounded_deserializer source{sys, bytes};
   caf::message msg;
-  if (auto err = msg.load(source))
+  if (auto err = msg.load(source)) {
+    // A named type this program lacks; an unknown type number is garbage.
+    if (err == caf::sec::unknown_type && !source.named_type().empty()
+        && !sys.types().make_value(source.named_type()))
+      return status(errc::unknown_type, "a recorded message holds type '" + source.named_type()
+                                          + "', which this program does not register");
     return status::corruption("a recorded message does not decode: " + sys.render(err));
+  }
   if (source.remaining() != 0)
     return status::corruption("a recorded message has " + std::to_string(source.remaining())
                               + " trailing bytes");

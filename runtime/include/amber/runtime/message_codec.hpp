@@ -5,8 +5,9 @@
 // Every type inside the message must be registered with the actor system
 // (`add_message_type`) on both ends; an unregistered one is an error here,
 // never silently zero bytes (CAF's `sink(msg)` would drop it).
-// REQUIRES: bytes given to decode_message were digest-checked (CAF trusts
-// length prefixes).
+// decode_message bounds every length prefix by the bytes that remain before
+// CAF allocates for it (CAF alone trusts them), so hostile bytes give a
+// corruption status, not an out-of-memory.
 
 #include <string>
 #include <string_view>
