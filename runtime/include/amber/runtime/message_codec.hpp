@@ -19,10 +19,14 @@
 
 namespace amber {
 
+/// @return the bytes; unknown_type for an unregistered element type;
+///         invalid_argument for an infinite float or double (CAF 0.17's
+///         serializer loops for ever on one).
 result<std::string> encode_message(caf::actor_system& sys, const caf::message& msg);
 
-/// @return the message; corruption when the bytes do not decode or have
-///         trailing bytes; unknown_type for an unregistered element type.
+/// @return the message; corruption when the bytes do not decode, hold an
+///         infinity (never written) or have trailing bytes; unknown_type for
+///         an element type named in the bytes that this program lacks.
 result<caf::message> decode_message(caf::actor_system& sys, std::string_view bytes);
 
 } // namespace amber
