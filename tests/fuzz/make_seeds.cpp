@@ -144,7 +144,13 @@ int main(int argc, char** argv) {
   trace.messages.push_back(m);
   seed("layer_trace", "with-message", encode(trace));
   effects_layer effects = snap->effects;
-  effects.entries.push_back({1, 2, "file", "2/m4.1/0", effect_record::pending, "line\n"});
+  effect_record e;
+  e.id = 1;
+  e.component = 2;
+  e.sink = "file";
+  e.key = "2/m4.1/0";
+  e.payload = "line\n";
+  effects.entries.push_back(e);
   seed("layer_effects", "with-effect", encode(effects));
   runtime_record rr;
   rr.mode = "busy";
