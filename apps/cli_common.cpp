@@ -1,5 +1,7 @@
 #include "cli_common.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -73,7 +75,7 @@ nlohmann::json to_json(const status& st) {
 }
 
 void print_json(const nlohmann::json& value) {
-  std::string text = value.dump();
+  std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   text += '\n';
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
@@ -141,77 +143,16 @@ std::string describe_candidates(store& s, const std::vector<digest>& ids) {
   return out;
 }
 
-// Splits "spec~N" into ("spec", N); "spec~" means N = 1.
-bool split_ancestry(std::string_view spec, std::string_view* base, uint64_t* steps) {
-  auto tilde = spec.find('~');
-  *base = spec;
-  *steps = 0;
-  if (tilde == std::string_view::npos)
-    return true;
-  *base = spec.substr(0, tilde);
-  auto digits = spec.substr(tilde + 1);
-  if (digits.empty()) {
-    *steps = 1;
-    return true;
-  }
-  if (digits.size() > 9)
-    return false;
-  for (char c : digits)
-    if (!std::isdigit(static_cast<unsigned char>(c)))
-      return false;
-  *steps = std::stoull(std::string(digits));
-  return true;
-}
-
-} // namespace
-
-namespace {
-
-// Walks `steps` first parents up from `start` (node or cluster snapshots).
-result<digest> follow_parents(store& s, std::string_view spec, digest current, uint64_t steps) {
-  std::string bytes;
-  for (uint64_t i = 0; i < steps; ++i) {
-    AMBER_RETURN_IF_ERROR(s.get_manifest(current, &bytes));
-    auto parents = manifest_parents(bytes);
-    if (!parents)
-      return parents.error().with_context("snapshot " + current.to_hex());
-    if (parents->empty())
-      return status::not_found("'" + std::string(spec) + "': snapshot " + current.short_hex()
-                               + " has no parent");
-    digest parent = parents->front();
-    status st = s.get_manifest(parent, nullptr);
-    if (st.is_not_found())
-      return status::not_found("'" + std::string(spec) + "': parent " + parent.short_hex()
-                               + " of " + current.short_hex()
-                               + " is no longer stored (collected by gc)");
-    AMBER_RETURN_IF_ERROR(st);
-    current = parent;
-  }
-  return current;
-}
-
 } // namespace
 
 result<digest> resolve_spec(store& s, std::string_view spec) {
-  std::string_view base;
-  uint64_t steps = 0;
-  if (!split_ancestry(spec, &base, &steps))
-    return status::invalid_argument("'" + std::string(spec) + "': expected NAME~N with N a number");
-  auto id = resolve_snapshot(s, base);
-  if (!id)
-    return id.error();
-  return follow_parents(s, spec, *id, steps);
+  return resolve_snapshot(s, spec);
 }
 
 int resolve(const context& ctx, store& s, std::string_view spec, digest* out) {
-  std::string_view base;
-  uint64_t steps = 0;
-  if (!split_ancestry(spec, &base, &steps))
-    return fail(ctx, status::invalid_argument("'" + std::string(spec)
-                                              + "': expected NAME~N with N a number"),
-                exit_usage);
-  auto id = resolve_snapshot(s, base);
+  auto id = resolve_snapshot(s, spec);
   if (!id) {
+    auto base = snapshot_spec_base(spec);
     if (id.error().code() == errc::invalid_argument && is_hex_prefix(base) && base.size() >= 4) {
       auto matches = find_by_prefix(s, base);
       if (matches && matches->size() > 1)
@@ -221,12 +162,13 @@ int resolve(const context& ctx, store& s, std::string_view spec, digest* out) {
                                              + describe_candidates(s, *matches)),
                     exit_ambiguous);
     }
-    return fail(ctx, id.error());
+    // A malformed `~N` is a bad command line (exit 2), like an unknown option.
+    auto suffix = spec.substr(base.size());
+    bool bad_suffix = suffix.size() > 10
+                      || suffix.find_first_not_of("0123456789", 1) != std::string_view::npos;
+    return fail(ctx, id.error(), bad_suffix ? exit_usage : exit_code_for(id.error()));
   }
-  auto found = follow_parents(s, spec, *id, steps);
-  if (!found)
-    return fail(ctx, found.error());
-  *out = *found;
+  *out = *id;
   return 0;
 }
 
@@ -356,7 +298,21 @@ result<endpoint> parse_endpoint(std::string_view text) {
 }
 
 bool is_loopback(std::string_view host) {
-  return host == "localhost" || host == "::1" || host.substr(0, 4) == "127.";
+  // Parsed, never matched as text: "127.attacker.invalid" is a name that
+  // resolves anywhere, not an address in 127.0.0.0/8.
+  if (host == "localhost")
+    return true;
+  std::string text(host);
+  in_addr v4{};
+  if (::inet_pton(AF_INET, text.c_str(), &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6))
+      return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+  }
+  return false;
 }
 
 } // namespace amber::cli

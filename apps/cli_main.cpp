@@ -72,8 +72,11 @@ void host_options(CLI::App* sub, host_cli_options& opts) {
   sub->add_option("--checkpoint-every", opts.checkpoint_every,
                   "Checkpoint periodically, e.g. 500ms, 10s, 5m (needs a store)");
   sub->add_option("--control", opts.control,
-                  "Publish a control endpoint on HOST:PORT (port 0: any free port; "
-                  "loopback only without --tls-*)");
+                  "Serve a control endpoint on unix:PATH (a 0600 socket), or on HOST:PORT "
+                  "with --control-token-file (port 0: any free port; loopback only "
+                  "without --tls-*)");
+  sub->add_option("--control-token-file", opts.control_token_file,
+                  "The secret a TCP control caller must send (one line, 16+ characters)");
   sub->add_option("--threads", opts.threads, "Scheduler threads (default: one per core)")
     ->check(whole_number(1, 1024));
   tls_options(sub, opts.tls);
@@ -157,8 +160,12 @@ int main(int argc, char** argv, const program& prog) {
 
   checkpoint_cli_options ckpt;
   auto checkpoint = app.add_subcommand("checkpoint", "Ask a running node for a checkpoint");
-  checkpoint->add_option("--control", ckpt.control, "The node's control endpoint, HOST:PORT")
+  checkpoint->add_option("--control", ckpt.control,
+                         "The node's control endpoint: unix:PATH, or HOST:PORT (with "
+                         "--control-token-file; without it, a cluster member's endpoint)")
     ->required();
+  checkpoint->add_option("--control-token-file", ckpt.control_token_file,
+                         "The node's control token (TCP)");
   checkpoint->add_option("--timeout", ckpt.timeout, "How long to wait for the answer")
     ->capture_default_str();
   tls_options(checkpoint, ckpt.tls);
@@ -180,10 +187,19 @@ int main(int argc, char** argv, const program& prog) {
   show->add_option("ID", show_opts.spec,
                    "Snapshot id, short id, ref, node name, or cluster:NAME[~N]")->required();
   show->add_flag("--components", show_opts.components, "List every component");
+  show->add_option("--component", show_opts.component,
+                   "Print this component's state as JSON instead (as `cat`)");
   common(show, ctx, true);
 
+  std::string cat_spec, cat_component;
+  auto cat = app.add_subcommand("cat", "One component's state as JSON");
+  cat->add_option("ID", cat_spec, "Snapshot id, short id, ref or node name[~N]")->required();
+  cat->add_option("COMPONENT", cat_component, "The component's name")->required();
+  common(cat, ctx, true);
+
   std::string diff_a, diff_b;
-  auto diff = app.add_subcommand("diff", "Components changed, added and removed from A to B");
+  auto diff = app.add_subcommand(
+    "diff", "Components changed, added and removed from A to B, with their state changes");
   diff->add_option("A", diff_a, "The older snapshot")->required();
   diff->add_option("B", diff_b, "The newer snapshot")->required();
   common(diff, ctx, true);
@@ -193,9 +209,16 @@ int main(int argc, char** argv, const program& prog) {
   verify->add_option("--cluster", verify_opts.cluster_file,
                      "A cluster file: verify a cluster snapshot and every member snapshot it "
                      "names, each in its member's store");
-  verify->add_option("ID", verify_opts.spec,
-                     "With --cluster: the cluster snapshot (default: the newest head)")
-    ->needs("--cluster");
+  auto verify_types = verify->add_flag(
+    "--types", verify_opts.types,
+    "Instead: check every component of snapshot ID (default: every node's head) against "
+    "this binary's types — type known, package version compatible, state decodes after "
+    "its migrations — and report each problem");
+  verify_types->excludes("--cluster");
+  auto verify_id = verify->add_option(
+    "ID", verify_opts.spec,
+    "With --cluster: the cluster snapshot (default: the newest head); with --types: the "
+    "snapshot (default: every node's head)");
   common(verify, ctx, true);
 
   gc_cli_options gc_opts;
@@ -285,10 +308,17 @@ int main(int argc, char** argv, const program& prog) {
     return cmd_log(ctx, log_opts);
   if (show->parsed())
     return cmd_show(ctx, show_opts);
+  if (cat->parsed())
+    return cmd_cat(ctx, cat_spec, cat_component);
   if (diff->parsed())
     return cmd_diff(ctx, diff_a, diff_b);
-  if (verify->parsed())
+  if (verify->parsed()) {
+    if (verify_id->count() > 0 && verify_opts.cluster_file.empty() && !verify_opts.types)
+      return fail(ctx, amber::status::invalid_argument("verify takes an ID only with --cluster "
+                                                       "or --types"),
+                  exit_usage);
     return cmd_verify(ctx, verify_opts);
+  }
   if (gc->parsed())
     return cmd_gc(ctx, gc_opts);
   if (exp->parsed())

@@ -27,16 +27,29 @@ int cmd_log(const context& ctx, const log_options& opts);
 struct show_options {
   std::string spec;
   bool components = false; ///< List every component with its state blob.
+  std::string component;   ///< Print this component's state instead (as `cat`).
 };
 int cmd_show(const context& ctx, const show_options& opts);
 
+// state_commands.cpp: what is inside states, described by the program's
+// types (amber/cli/state_view.hpp).
+
+/// `cat SNAPSHOT COMPONENT`: the component's state as JSON.
+int cmd_cat(const context& ctx, const std::string& spec, const std::string& component);
+/// `diff A B`: components added, removed and changed, with the field- and
+/// key-level changes of the states the program's types describe.
 int cmd_diff(const context& ctx, const std::string& a, const std::string& b);
 
 struct verify_cli_options {
   std::string cluster_file; ///< Verify a cluster snapshot across the members' stores.
-  std::string spec;         ///< With cluster_file: the cluster snapshot; empty: the newest head.
+  /// With cluster_file: the cluster snapshot; empty: the newest head. With
+  /// types: the snapshot; empty: every node's head.
+  std::string spec;
+  bool types = false; ///< Check components against this binary's registry instead.
 };
 int cmd_verify(const context& ctx, const verify_cli_options& opts = {});
+/// `verify --types` (verify_types_command.cpp; needs the registry, so not CAF-free).
+int cmd_verify_types(const context& ctx, const verify_cli_options& opts);
 
 struct gc_cli_options {
   std::optional<uint64_t> keep;
@@ -79,7 +92,8 @@ int cmd_graph_cluster(const context& ctx, const graph_options& opts);
 /// Options of the commands that host a node (`run`, `restore`).
 struct host_cli_options {
   std::string checkpoint_every; ///< A duration; empty or "0": no periodic checkpoints.
-  std::string control;          ///< HOST:PORT; empty: no control endpoint.
+  std::string control;          ///< unix:PATH or HOST:PORT; empty: no control endpoint.
+  std::string control_token_file; ///< The token TCP callers must send.
   tls_settings tls;             ///< --tls-ca/cert/key: the control endpoint over mutual TLS.
   std::optional<size_t> threads;
   bool no_store = false; ///< run --no-store: no store, nothing checkpointed.
@@ -108,6 +122,7 @@ int cmd_run_member(const context& ctx, const cluster_cli_options& cluster,
 
 struct checkpoint_cli_options {
   std::string control;
+  std::string control_token_file; ///< Speak amber's control protocol over TCP with this token.
   std::string timeout = "60s";
   tls_settings tls; ///< --tls-ca/cert/key: connect over mutual TLS.
 };

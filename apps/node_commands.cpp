@@ -19,6 +19,7 @@
 #include "commands.hpp"
 #include "cluster_file.hpp"
 #include "graph_file.hpp"
+#include "control_protocol.hpp"
 #include "node_host.hpp"
 
 namespace amber::cli {
@@ -30,12 +31,11 @@ namespace {
 // The parsed options shared by run and restore.
 struct host_plan {
   host_settings settings;
-  tls_settings tls;
   size_t threads = 0;
 };
 
-// The control endpoint's transport: CAF's defaults (no heartbeats; a
-// checkpoint request is short-lived), over mutual TLS when `tls` is set.
+// A cluster member's control endpoint's transport (CAF): CAF's defaults (no
+// heartbeats; a request is short-lived), over mutual TLS when `tls` is set.
 transport_settings control_transport(const tls_settings& tls) {
   transport_settings ts;
   ts.tls = tls;
@@ -77,47 +77,46 @@ int plan_host(const context& ctx, const host_cli_options& opts, host_plan* out) 
   }
   if (int rc = check_tls_options(ctx, opts.tls))
     return rc;
-  if (opts.tls.enabled() && opts.control.empty())
-    return fail(ctx, status::invalid_argument("--tls-ca/--tls-cert/--tls-key secure the control "
+  if ((opts.tls.enabled() || !opts.control_token_file.empty()) && opts.control.empty())
+    return fail(ctx, status::invalid_argument("--tls-ca/--tls-cert/--tls-key and "
+                                              "--control-token-file secure the control "
                                               "endpoint: they need --control"),
                 exit_usage);
   if (!opts.control.empty()) {
-    auto ep = parse_endpoint(opts.control);
-    if (!ep)
-      return fail(ctx, ep.error().with_context("--control"), exit_usage);
-    if (!opts.tls.enabled() && !is_loopback(ep->host))
+    auto addr = parse_control_address(opts.control);
+    if (!addr)
+      return fail(ctx, addr.error().with_context("--control"), exit_usage);
+    if (addr->is_unix() && opts.tls.enabled())
+      return fail(ctx, status::invalid_argument("--control " + addr->to_string()
+                                                + ": TLS is for TCP; a Unix socket is "
+                                                  "protected by its 0600 permissions"),
+                  exit_usage);
+    if (!addr->is_unix() && opts.control_token_file.empty())
       return fail(ctx,
                   status::invalid_argument(
-                    "--control " + ep->to_string()
-                    + ": without --tls-ca/--tls-cert/--tls-key the control endpoint has no "
-                      "authentication, so it only listens on a loopback address (127.0.0.1, "
-                      "::1, localhost)"),
+                    "--control " + addr->to_string()
+                    + ": a TCP control endpoint needs --control-token-file (callers prove "
+                      "themselves with it); or use --control unix:PATH"),
                   exit_usage);
-    out->settings.control = *ep;
-    out->settings.control_tls = opts.tls.enabled();
-    out->tls = opts.tls;
+    if (!addr->is_unix() && !opts.tls.enabled() && !is_loopback(addr->tcp.host))
+      return fail(ctx,
+                  status::invalid_argument(
+                    "--control " + addr->to_string()
+                    + ": without --tls-ca/--tls-cert/--tls-key the control endpoint only "
+                      "listens on a loopback address (127.0.0.0/8, ::1, localhost)"),
+                  exit_usage);
+    if (!opts.control_token_file.empty()) {
+      auto token = read_token_file(opts.control_token_file);
+      if (!token)
+        return fail(ctx, token.error().with_context("--control-token-file"), exit_usage);
+      out->settings.control_auth.token = *token;
+    }
+    out->settings.control = *addr;
+    out->settings.control_auth.tls = opts.tls;
   }
   if (opts.threads)
     out->threads = *opts.threads;
   return 0;
-}
-
-// The program's own configure (main.hpp), then the control endpoint's
-// transport when there is one.
-std::function<void(caf::actor_system_config&)> configure_for(const context& ctx,
-                                                             const host_plan& plan) {
-  if (!plan.settings.control)
-    return ctx.configure;
-  // check_tls passed in plan_host; this fails only if a file changed since,
-  // and then before any actor system thread runs.
-  return [own = ctx.configure, ts = control_transport(plan.tls)](caf::actor_system_config& cfg) {
-    if (own)
-      own(cfg);
-    if (status st = configure_transport(cfg, ts); !st) {
-      fmt::print(stderr, "{}: error: {}\n", program_name(), st.to_string());
-      std::exit(exit_usage);
-    }
-  };
 }
 
 } // namespace
@@ -171,7 +170,7 @@ int cmd_run(const context& ctx, const std::string& graph_path, const host_cli_op
   nopts.name = file->node_name;
   nopts.config = file->config;
   nopts.worker_threads = opts.threads ? plan.threads : file->threads;
-  nopts.configure = configure_for(ctx, plan);
+  nopts.configure = ctx.configure;
   node n(ctx.types, nopts);
   for (auto& g : file->graphs)
     if (status st = n.install(g); !st)
@@ -202,7 +201,7 @@ int cmd_restore(const context& ctx, const std::string& spec, const host_cli_opti
   restore_options ropts;
   ropts.config = snap->world.config;
   ropts.worker_threads = plan.threads;
-  ropts.configure = configure_for(ctx, plan);
+  ropts.configure = ctx.configure;
   auto n = restore_node(**db, id.to_hex(), ctx.types, ropts);
   if (!n)
     return fail(ctx, n.error());
@@ -333,10 +332,40 @@ int cmd_rollback(const context& ctx, const checkpoint_cli_options& opts, const s
   return exit_ok;
 }
 
+namespace {
+
+// `amber checkpoint` of a cluster member: its control endpoint is a CAF
+// actor under the cluster's transport (docs/CLUSTER.md).
+result<digest> checkpoint_member(const endpoint& ep, const tls_settings& tls,
+                                 std::chrono::milliseconds timeout) {
+  auto hex = ask_control(ep, tls, timeout, caf::make_message(checkpoint_atom::value));
+  if (!hex)
+    return hex.error();
+  auto id = digest::from_hex(*hex);
+  if (!id)
+    return status::corruption("the node answered '" + *hex + "', which is not a snapshot id");
+  return *id;
+}
+
+// `amber checkpoint` of a node run with --control (control_protocol.hpp).
+result<digest> checkpoint_node(const control_address& to, const control_credentials& cred,
+                               std::chrono::milliseconds timeout) {
+  auto reply = call_control(to, cred, "checkpoint", timeout);
+  if (!reply)
+    return reply.error();
+  auto hex = reply->value("id", std::string());
+  auto id = digest::from_hex(hex);
+  if (!id)
+    return status::corruption("the node answered '" + hex + "', which is not a snapshot id");
+  return *id;
+}
+
+} // namespace
+
 int cmd_checkpoint(const context& ctx, const checkpoint_cli_options& opts) {
-  auto ep = parse_endpoint(opts.control);
-  if (!ep)
-    return fail(ctx, ep.error().with_context("--control"), exit_usage);
+  auto to = parse_control_address(opts.control);
+  if (!to)
+    return fail(ctx, to.error().with_context("--control"), exit_usage);
   if (int rc = check_tls_options(ctx, opts.tls))
     return rc;
   auto timeout = parse_duration(opts.timeout);
@@ -344,39 +373,36 @@ int cmd_checkpoint(const context& ctx, const checkpoint_cli_options& opts) {
     return fail(ctx, status::invalid_argument("--timeout: '" + opts.timeout
                                               + "' is not a positive duration"),
                 exit_usage);
-  caf::actor_system_config cfg;
-  if (status st = configure_transport(cfg, control_transport(opts.tls)); !st)
-    return fail(ctx, st.with_context("--tls-ca/--tls-cert/--tls-key"), exit_usage);
-  add_error_category(cfg);
-  cfg.set("scheduler.max-threads", 2);
-  caf::actor_system sys{cfg};
-  auto remote = connect_actor(sys, ep->host, ep->port, opts.tls.enabled());
-  if (!remote)
-    return fail(ctx,
-                status(errc::io_error, "cannot reach the control endpoint at " + ep->to_string()
-                                         + ": " + remote.error().message()),
-                exit_unreachable);
-  caf::scoped_actor self{sys};
-  result<digest> out = status(errc::internal, "the node gave no answer");
-  self->request(*remote, *timeout, checkpoint_atom::value)
-    .receive(
-      [&](std::string& hex) {
-        auto id = digest::from_hex(hex);
-        out = id ? result<digest>(*id)
-                 : result<digest>(status::corruption("the node answered '" + hex
-                                                     + "', which is not a snapshot id"));
-      },
-      [&](caf::error& err) { out = from_caf_error(sys, err); });
+  if (to->is_unix() && opts.tls.enabled())
+    return fail(ctx, status::invalid_argument("--tls-ca/--tls-cert/--tls-key are for TCP; a "
+                                              "Unix socket needs none"),
+                exit_usage);
+  control_credentials cred;
+  cred.tls = opts.tls;
+  if (!opts.control_token_file.empty()) {
+    auto token = read_token_file(opts.control_token_file);
+    if (!token)
+      return fail(ctx, token.error().with_context("--control-token-file"), exit_usage);
+    cred.token = *token;
+  }
+  // A node that drops the connection must not kill this process mid-write.
+  ::signal(SIGPIPE, SIG_IGN);
+  const bool amber_protocol = to->is_unix() || !cred.token.empty();
+  auto out = amber_protocol ? checkpoint_node(*to, cred, *timeout)
+                            : checkpoint_member(to->tcp, opts.tls, *timeout);
   if (!out) {
-    if (out.error().code() == errc::timeout)
+    auto code = out.error().code();
+    if (code == errc::io_error)
+      return fail(ctx, out.error(), exit_unreachable);
+    if (code == errc::timeout)
       return fail(ctx,
-                  status(errc::timeout, "the node at " + ep->to_string() + " did not answer within "
+                  status(errc::timeout, "the node at " + to->to_string() + " did not answer within "
                                           + opts.timeout),
                   exit_unreachable);
-    return fail(ctx, out.error().with_context("checkpoint of the node at " + ep->to_string()));
+    return fail(ctx, out.error().with_context("checkpoint of the node at " + to->to_string()));
   }
   if (ctx.json)
-    print_json({{"id", out->to_hex()}, {"control", ep->to_string()}});
+    print_json({{"id", out->to_hex()}, {"control", to->to_string()}});
   else
     fmt::print("{}\n", out->to_hex());
   return exit_ok;

@@ -1,23 +1,19 @@
 #include "node_host.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <future>
-#include <map>
 #include <mutex>
 #include <thread>
 
-#include <caf/send.hpp>
-#include <caf/stateful_actor.hpp>
 #include <fmt/core.h>
 
 #include "amber/actors/checkpointer.hpp"
-#include "amber/actors/transport.hpp"
-#include "amber/runtime/atoms.hpp"
-#include "amber/runtime/error.hpp"
+#include "control_server.hpp"
 
 namespace amber::cli {
 
@@ -76,71 +72,29 @@ void test_delay_final_checkpoint() {
     std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(ms)));
 }
 
-// --- The control actor -------------------------------------------------------
-
-using retry_atom = caf::atom_constant<caf::atom("a_retry")>;
-
-struct control_state {
-  static inline const char* name = "amber.control";
-  struct pending {
-    caf::typed_response_promise<std::string> promise;
-    clock_type::time_point deadline;
-  };
-  std::map<uint64_t, pending> waiting;
-  uint64_t next_key = 0;
-};
-
-using control_actor = caf::stateful_actor<control_state>;
-
+// How long a control request for a checkpoint waits while another
+// checkpoint runs or the node is not quiet.
 constexpr auto control_patience = std::chrono::seconds(60);
 
-void attempt(control_actor* self, caf::actor coordinator, uint64_t key) {
-  self->request(coordinator, caf::infinite, checkpoint_atom::value)
-    .then(
-      [=](std::string& id) {
-        auto i = self->state.waiting.find(key);
-        if (i == self->state.waiting.end())
-          return;
-        i->second.promise.deliver(std::move(id));
-        self->state.waiting.erase(i);
-      },
-      [=](caf::error& err) {
-        auto i = self->state.waiting.find(key);
-        if (i == self->state.waiting.end())
-          return;
-        auto st = from_caf_error(self->system(), err);
-        bool again = st.code() == errc::busy;
-        if (again && clock_type::now() < i->second.deadline) {
-          self->delayed_send(self, std::chrono::milliseconds(25), retry_atom::value, key);
-          return;
-        }
-        i->second.promise.deliver(std::move(err));
-        self->state.waiting.erase(i);
-      });
-}
-
-caf::behavior control(control_actor* self, caf::actor coordinator, std::string node_name) {
-  // A message this endpoint does not expect is refused (a requester gets
-  // an error), never printed: CAF's default would write it to stdout.
-  self->set_default_handler(caf::drop);
-  return {
-    [=](checkpoint_atom) -> caf::result<std::string> {
-      if (!coordinator)
-        return to_caf_error(status(errc::not_found, "node '" + node_name
-                                                      + "' runs without a store (--no-store); start it "
-                                                        "with a store to take checkpoints"));
-      auto key = self->state.next_key++;
-      auto rp = self->make_response_promise<std::string>();
-      self->state.waiting.emplace(key,
-                                  control_state::pending{rp, clock_type::now() + control_patience});
-      attempt(self, coordinator, key);
-      return rp;
-    },
-    [=](retry_atom, uint64_t key) {
-      if (self->state.waiting.count(key) > 0)
-        attempt(self, coordinator, key);
-    },
+control_handlers control_for(node& n, checkpointer* cp, const lmdb_store* db) {
+  control_handlers h;
+  h.checkpoint = [&n, cp]() -> result<digest> {
+    if (!cp)
+      return status(errc::not_found, "node '" + n.name()
+                                       + "' runs without a store (--no-store); start it with a "
+                                         "store to take checkpoints");
+    return cp->checkpoint_when_free(control_patience);
   };
+  // Taken now: the server's thread must not read the running node.
+  json status_reply = {{"ok", true},
+                       {"node", n.name()},
+                       {"incarnation", n.incarnation()},
+                       {"store", db ? json(db->directory()) : json(nullptr)},
+                       {"pid", ::getpid()}};
+  h.status = [status_reply] { return status_reply; };
+  // The main thread takes it as it takes a user's SIGTERM.
+  h.stop = [] { ::kill(::getpid(), SIGTERM); };
+  return h;
 }
 
 } // namespace
@@ -159,20 +113,20 @@ int host_node(const context& ctx, node& n, std::shared_ptr<lmdb_store> db,
   std::unique_ptr<checkpointer> cp;
   if (db)
     cp = std::make_unique<checkpointer>(n, db);
-  caf::actor ctl;
-  std::optional<endpoint> published;
+  std::unique_ptr<control_server> ctl;
+  std::optional<control_address> published;
   if (hs.control) {
-    ctl = n.system().spawn(control, cp ? cp->coordinator() : caf::actor{}, n.name());
-    auto port = publish_actor(n.system(), ctl, hs.control->host, hs.control->port,
-                              hs.control_tls);
-    if (!port) {
-      caf::anon_send_exit(ctl, caf::exit_reason::user_shutdown);
-      return fail(ctx, status::io_error("cannot open the control endpoint on "
-                                        + hs.control->to_string() + ": "
-                                        + port.error().message()));
-    }
-    published = endpoint{hs.control->host, *port};
+    control_server_options co;
+    co.address = *hs.control;
+    co.token = hs.control_auth.token;
+    co.tls = hs.control_auth.tls;
+    auto started = control_server::start(co, control_for(n, cp.get(), db.get()));
+    if (!started)
+      return fail(ctx, started.error());
+    ctl = std::move(*started);
+    published = ctl->address();
   }
+  const bool control_tls = published && hs.control_auth.tls.enabled();
   std::vector<std::string> graphs;
   for (auto& g : n.graphs())
     graphs.push_back(g.name);
@@ -186,7 +140,7 @@ int host_node(const context& ctx, node& n, std::shared_ptr<lmdb_store> db,
               {"store", db ? json(db->directory()) : json(nullptr)},
               {"checkpoint_every_ms", db ? hs.every.count() : 0},
               {"control", published ? json(published->to_string()) : json(nullptr)},
-              {"control_tls", published && hs.control_tls},
+              {"control_tls", control_tls},
               {"restored_from", hs.restored_from ? json(hs.restored_from->to_hex()) : json(nullptr)},
               {"pid", ::getpid()}};
     std::string text = fmt::format("node '{}' running: {} components, incarnation {}", n.name(),
@@ -202,7 +156,7 @@ int host_node(const context& ctx, node& n, std::shared_ptr<lmdb_store> db,
       text += "\nno store: nothing will be checkpointed";
     if (published)
       text += "\ncontrol endpoint " + published->to_string()
-              + (hs.control_tls ? " (mutual TLS)" : "");
+              + (control_tls ? " (mutual TLS)" : "");
     text += "\nstop with Ctrl-C or SIGTERM (a final checkpoint is taken; signal again to stop at once)";
     event(ctx, j, text);
   }
@@ -269,8 +223,7 @@ int host_node(const context& ctx, node& n, std::shared_ptr<lmdb_store> db,
       break;
     }
   }
-  if (ctl)
-    caf::anon_send_exit(ctl, caf::exit_reason::user_shutdown);
+  ctl.reset(); // waits for a checkpoint it runs: before the checkpointer goes
   cp.reset();
   n.stop();
   event(ctx, {{"event", "stopped"}, {"exit", rc}}, "stopped");

@@ -11,11 +11,11 @@
 // the process at once with 128 + the signal number, committing nothing more
 // (the store stays consistent: a commit is one LMDB transaction).
 //
-// Control endpoint: a control actor published with CAF's middleman on a
-// loopback address, or on any address over mutual TLS (--tls-*, docs/TLS.md).
-// It answers `checkpoint_atom` with the snapshot id (64 hex digits) or an
-// amber caf::error; while another checkpoint runs, or the node is not quiet
-// enough, it retries for up to a minute.
+// Control endpoint: amber's control protocol (control_server.hpp) on a Unix
+// socket or, with a token, on TCP (over mutual TLS off loopback). No CAF
+// endpoint is published. A checkpoint request waits while another
+// checkpoint runs, or the node is not quiet enough, for up to a minute;
+// `stop` acts as SIGTERM.
 
 #include <chrono>
 #include <memory>
@@ -26,6 +26,7 @@
 #include "amber/runtime/registry.hpp"
 #include "amber/storage/lmdb_store.hpp"
 #include "cli_common.hpp"
+#include "control_protocol.hpp"
 
 namespace amber::cli {
 
@@ -35,15 +36,13 @@ void block_stop_signals();
 
 struct host_settings {
   std::chrono::milliseconds every{0};  ///< Periodic checkpoints; 0: none.
-  std::optional<endpoint> control;     ///< Publish a control endpoint here.
-  bool control_tls = false;            ///< Over mutual TLS (docs/TLS.md).
+  std::optional<control_address> control; ///< Serve a control endpoint here.
+  control_credentials control_auth;       ///< Its token and TLS files.
   std::optional<digest> restored_from; ///< For the start-up message.
 };
 
 /// Runs `n` until a stop signal: see the top of this file.
-/// REQUIRES: block_stop_signals() was called before `n` was built; when
-/// `hs.control` is set, `n`'s config went through configure_transport (with
-/// TLS settings when `hs.control_tls`).
+/// REQUIRES: block_stop_signals() was called before `n` was built.
 /// @return the process exit code.
 int host_node(const context& ctx, node& n, std::shared_ptr<lmdb_store> db,
               const host_settings& hs);

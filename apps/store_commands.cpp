@@ -7,7 +7,6 @@
 
 #include "amber/checkpoint/archive.hpp"
 #include "amber/checkpoint/cluster_manifest.hpp"
-#include "amber/checkpoint/diff.hpp"
 #include "amber/checkpoint/gc.hpp"
 #include "amber/storage/hex.hpp"
 #include "amber/checkpoint/history.hpp"
@@ -168,6 +167,8 @@ static const char* effect_state(uint8_t state) {
 }
 
 int cmd_show(const context& ctx, const show_options& opts) {
+  if (!opts.component.empty())
+    return cmd_cat(ctx, opts.spec, opts.component);
   auto db = open_store(ctx, store_access::read);
   if (!db)
     return fail(ctx, db.error());
@@ -266,75 +267,9 @@ int cmd_show(const context& ctx, const show_options& opts) {
   return exit_ok;
 }
 
-int cmd_diff(const context& ctx, const std::string& a, const std::string& b) {
-  auto db = open_store(ctx, store_access::read);
-  if (!db)
-    return fail(ctx, db.error());
-  digest from, to;
-  if (int rc = resolve(ctx, **db, a, &from))
-    return rc;
-  if (int rc = resolve(ctx, **db, b, &to))
-    return rc;
-  auto d = diff_snapshots(**db, from, to);
-  if (!d)
-    return fail(ctx, d.error());
-  if (ctx.json) {
-    auto list = [](const std::vector<component_delta>& xs) {
-      json out = json::array();
-      for (auto& x : xs) {
-        json j = {{"name", x.name}, {"type", x.type_name}, {"old_bytes", x.old_bytes},
-                  {"new_bytes", x.new_bytes}};
-        j["old_state"] = x.old_state.is_zero() ? json(nullptr) : json(x.old_state.to_hex());
-        j["new_state"] = x.new_state.is_zero() ? json(nullptr) : json(x.new_state.to_hex());
-        if (!x.old_type_name.empty() && x.old_type_name != x.type_name)
-          j["old_type"] = x.old_type_name;
-        out.push_back(j);
-      }
-      return out;
-    };
-    print_json({{"from", from.to_hex()},
-                {"to", to.to_hex()},
-                {"added", list(d->added)},
-                {"removed", list(d->removed)},
-                {"changed", list(d->changed)},
-                {"unchanged", d->unchanged},
-                {"state_bytes_delta", d->state_bytes_delta},
-                {"graphs_added", d->graphs_added},
-                {"graphs_removed", d->graphs_removed},
-                {"graphs_changed", d->graphs_changed},
-                {"node_renamed", d->node_renamed},
-                {"config_changed", d->config_changed}});
-    return exit_ok;
-  }
-  fmt::print("diff {} -> {}\n", from.short_hex(), to.short_hex());
-  for (auto& x : d->removed)
-    fmt::print("removed  {:<24} {:<20} -{}\n", x.name, x.type_name, human_bytes(x.old_bytes));
-  for (auto& x : d->added)
-    fmt::print("added    {:<24} {:<20} +{}\n", x.name, x.type_name, human_bytes(x.new_bytes));
-  for (auto& x : d->changed) {
-    std::string type = x.old_type_name == x.type_name ? x.type_name
-                                                      : x.old_type_name + " -> " + x.type_name;
-    fmt::print("changed  {:<24} {:<20} {} -> {}\n", x.name, type, human_bytes(x.old_bytes),
-               human_bytes(x.new_bytes));
-  }
-  for (auto& g : d->graphs_added)
-    fmt::print("graph added    {}\n", g);
-  for (auto& g : d->graphs_removed)
-    fmt::print("graph removed  {}\n", g);
-  for (auto& g : d->graphs_changed)
-    fmt::print("graph changed  {}\n", g);
-  if (d->node_renamed)
-    fmt::print("node renamed\n");
-  if (d->config_changed)
-    fmt::print("node config changed\n");
-  fmt::print("{} changed, {} added, {} removed, {} unchanged; state {}{}\n", d->changed.size(),
-             d->added.size(), d->removed.size(), d->unchanged,
-             d->state_bytes_delta < 0 ? "-" : "+",
-             human_bytes(static_cast<uint64_t>(std::abs(d->state_bytes_delta))));
-  return exit_ok;
-}
-
 int cmd_verify(const context& ctx, const verify_cli_options& opts) {
+  if (opts.types)
+    return cmd_verify_types(ctx, opts);
   if (!opts.cluster_file.empty())
     return cmd_verify_cluster(ctx, opts);
   auto db = open_store(ctx, store_access::read);

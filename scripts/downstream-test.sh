@@ -83,15 +83,58 @@ grep -q '"incarnation":1' "$tmp/restore.out" || fail "restore did not start inca
 kill -TERM "$kv_pid"
 wait "$kv_pid" || fail "kv restore exited $?"
 kv_pid=""
-"$kv" log --store "$store" --json | head -1 | grep -q '"incarnation":1' \
-  || fail "the head is not the restored incarnation's final checkpoint"
+# Whole outputs into variables, then matched: with pipefail, `log | head -1`
+# fails whenever log is still writing when head has exited (SIGPIPE).
+newest=$("$kv" log --store "$store" --json)
+newest=${newest%%$'\n'*}
+[[ "$newest" == *'"incarnation":1'* ]] \
+  || { cat "$tmp/restore.out" "$tmp/restore.err" >&2;
+       echo "$newest" >&2;
+       fail "the head is not the restored incarnation's final checkpoint"; }
 "$kv" diff kv~1 kv --store "$store" >/dev/null || fail "diff"
+
+say "kv cat and diff describe the states with kv's to_json"
+oldest=$("$kv" log --store "$store" --json | tail -1 \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$kv" cat kv shard-0 --store "$store" --json >"$tmp/cat-new.json" || fail "kv cat"
+"$kv" cat "$oldest" shard-0 --store "$store" --json >"$tmp/cat-old.json" || fail "kv cat oldest"
+"$kv" show kv --component router --store "$store" --json >"$tmp/router.json" \
+  || fail "kv show --component"
+"$kv" diff "$oldest" kv --store "$store" --json >"$tmp/diff.json" || fail "kv diff --json"
+"$kv" diff "$oldest" kv --store "$store" >"$tmp/diff.txt" || fail "kv diff"
+python3 - "$tmp" <<'PY' || fail "kv cat/diff disagree (see above)"
+import json, sys
+tmp = sys.argv[1]
+new = json.load(open(tmp + "/cat-new.json"))
+old = json.load(open(tmp + "/cat-old.json"))
+router = json.load(open(tmp + "/router.json"))
+diff = json.load(open(tmp + "/diff.json"))
+assert new["described"] and new["type"] == "kv.shard", new
+assert router["described"] and router["state"]["routed"] == 600, router  # ADL to_json
+shard = next(c for c in diff["changed"] if c["name"] == "shard-0")
+data = next(c for c in shard["state_diff"]["containers"] if c["path"] == "data")
+added = len(set(new["state"]["data"]) - set(old["state"]["data"]))
+assert data["added"] == added and added > 0, (data, added)
+puts = next(c for c in shard["state_diff"]["changes"] if c["path"] == "puts")
+assert puts["before"] == old["state"]["puts"] and puts["after"] == new["state"]["puts"], puts
+print("downstream: shard-0 +%d keys, puts %d -> %d" % (added, puts["before"], puts["after"]))
+PY
+grep -Eq '^  data: \+[0-9]+ keys' "$tmp/diff.txt" || { cat "$tmp/diff.txt" >&2; fail "no key count in kv diff"; }
+grep -Eq '^  puts [0-9]+ -> [0-9]+$' "$tmp/diff.txt" || fail "no field change in kv diff"
 "$kv" graph "$src/examples/downstream/kv.toml" >/dev/null || fail "graph of kv.toml"
 
 say "the stock amber binary reads the kv store, and refuses to run kv's types by name"
 "$amber" log --store "$store" >/dev/null || fail "amber log of a kv store"
 "$amber" verify --store "$store" >/dev/null || fail "amber verify of a kv store"
 "$amber" show kv --store "$store" >/dev/null || fail "amber show of a kv store"
+"$amber" cat kv shard-0 --store "$store" >"$tmp/amber-cat.out" 2>"$tmp/amber-cat.err" \
+  || fail "amber cat of a kv store"
+grep -q '"state_bytes"' "$tmp/amber-cat.out" || fail "amber cat of a kv shard: no size summary"
+grep -q "this binary (amber) knows types" "$tmp/amber-cat.err" \
+  || { cat "$tmp/amber-cat.err" >&2; fail "amber cat does not say why it shows sizes only"; }
+stock_diff=$("$amber" diff "$oldest" kv --store "$store")
+[[ "$stock_diff" == *"sizes only for"* ]] \
+  || fail "amber diff of a kv store does not fall back to sizes"
 "$amber" graph "$src/examples/downstream/kv.toml" >/dev/null 2>"$tmp/graph.err" \
   || fail "amber graph of kv.toml"
 if "$amber" restore kv --store "$store" >/dev/null 2>"$tmp/amber-restore.err"; then

@@ -58,6 +58,8 @@ result<capture_result> build_cache(std::vector<member_state>& members) {
     rec.name = c.name;
     rec.type_name = c.type_name;
     rec.package = c.package;
+    rec.state_version = c.state_version;
+    rec.state_class_version = c.state_class_version;
     rec.graph = c.graph;
     rec.state = blob.first;
     rec.state_size = blob.second;
@@ -65,7 +67,7 @@ result<capture_result> build_cache(std::vector<member_state>& members) {
     rec.runtime = std::move(m.runtime);
     layer.components.push_back(std::move(rec));
     if (types.emplace(c.type_name, c.package.name + "@" + c.package.version).second)
-      out.types.push_back({c.type_name, c.package});
+      out.types.push_back({c.type_name, c.package, c.state_version});
     if (distinct.insert(blob.first).second) {
       out.references.push_back(blob.first);
       distinct_bytes += blob.second;

@@ -374,6 +374,10 @@ private:
       // serialize in full next time: its reused blob may not be committed.
       for (auto& cap : self_->state.captures)
         self_->send(cap, abort_atom::value, r->ctx->epoch());
+      // The ledger hears it now, not when the effects capture gets to its
+      // message: once the caller knows the checkpoint failed, the cut's
+      // transactions are being aborted (abort_cut is idempotent).
+      node_->core().effects().abort_cut(r->ctx->epoch());
       node_->core().bump_generation();
     }
     if (!tell)

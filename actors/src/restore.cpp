@@ -10,7 +10,7 @@
 #include "amber/runtime/atoms.hpp"
 #include "amber/runtime/envelope.hpp"
 #include "amber/runtime/message_codec.hpp"
-#include "amber/runtime/restore_decoder.hpp"
+#include "amber/runtime/type_check.hpp"
 
 namespace amber {
 
@@ -31,12 +31,7 @@ status prepare_range(store& s, caf::actor_system& sys, const std::vector<compone
   std::string bytes;
   for (size_t i = begin; i < end; ++i) {
     auto& rec = records[i];
-    AMBER_RETURN_IF_ERROR(types.check(rec.type_name, rec.package)
-                            .with_context("component '" + rec.name + "'"));
-    status st = s.get_blob(rec.state, &bytes);
-    if (!st)
-      return st.with_context("state of component '" + rec.name + "'");
-    auto state = decode_component(types, sys, rec, bytes);
+    auto state = load_component_state(s, sys, rec, types, &bytes);
     if (!state)
       return state.error();
     prepared_component p{&rec, std::move(*state), rec.params};
@@ -109,7 +104,7 @@ result<std::unique_ptr<node>> restore_node(store& s, std::string_view spec,
   AMBER_RETURN_IF_ERROR(check_config_matches(snap->world.config, opts.config)
                           .with_context("restoring " + id->short_hex()));
   for (auto& t : snap->model.types)
-    AMBER_RETURN_IF_ERROR(types->check(t.type_name, t.package)
+    AMBER_RETURN_IF_ERROR(types->check(t.type_name, t.package, t.state_version)
                             .with_context("restoring " + id->short_hex()));
   node_options nopts;
   nopts.name = opts.name.empty() ? snap->world.node_name : opts.name;

@@ -102,7 +102,10 @@ result<loaded_snapshot> load_snapshot(store& s, const digest& id) {
   return out;
 }
 
-result<digest> resolve_snapshot(store& s, std::string_view spec) {
+namespace {
+
+// The snapshot a name without `~N` designates.
+result<digest> resolve_base(store& s, std::string_view spec) {
   if (spec.empty())
     return status::invalid_argument("an empty snapshot name");
   std::string text(spec);
@@ -155,6 +158,68 @@ result<digest> resolve_snapshot(store& s, std::string_view spec) {
     return status::invalid_argument("snapshot id prefix '" + text + "' is ambiguous:" + names);
   }
   return matches.front();
+}
+
+// Splits "spec~N" into ("spec", N); "spec~" means N = 1.
+bool split_ancestry(std::string_view spec, std::string_view* base, uint64_t* steps) {
+  auto tilde = spec.find('~');
+  *base = spec;
+  *steps = 0;
+  if (tilde == std::string_view::npos)
+    return true;
+  *base = spec.substr(0, tilde);
+  auto digits = spec.substr(tilde + 1);
+  if (digits.empty()) {
+    *steps = 1;
+    return true;
+  }
+  if (digits.size() > 9)
+    return false;
+  for (char c : digits)
+    if (!std::isdigit(static_cast<unsigned char>(c)))
+      return false;
+  *steps = std::stoull(std::string(digits));
+  return true;
+}
+
+// Walks `steps` first parents up from `current` (node or cluster snapshots).
+result<digest> follow_parents(store& s, std::string_view spec, digest current, uint64_t steps) {
+  std::string bytes;
+  for (uint64_t i = 0; i < steps; ++i) {
+    AMBER_RETURN_IF_ERROR(s.get_manifest(current, &bytes));
+    auto parents = manifest_parents(bytes);
+    if (!parents)
+      return parents.error().with_context("snapshot " + current.to_hex());
+    if (parents->empty())
+      return status::not_found("'" + std::string(spec) + "': snapshot " + current.short_hex()
+                               + " has no parent");
+    digest parent = parents->front();
+    status st = s.get_manifest(parent, nullptr);
+    if (st.is_not_found())
+      return status::not_found("'" + std::string(spec) + "': parent " + parent.short_hex()
+                               + " of " + current.short_hex()
+                               + " is no longer stored (collected by gc)");
+    AMBER_RETURN_IF_ERROR(st);
+    current = parent;
+  }
+  return current;
+}
+
+} // namespace
+
+std::string_view snapshot_spec_base(std::string_view spec) {
+  return spec.substr(0, spec.find('~'));
+}
+
+result<digest> resolve_snapshot(store& s, std::string_view spec) {
+  std::string_view base;
+  uint64_t steps = 0;
+  if (!split_ancestry(spec, &base, &steps))
+    return status::invalid_argument("'" + std::string(spec) + "': expected NAME~N with N a number");
+  auto id = resolve_base(s, base);
+  if (!id)
+    return id.error();
+  return follow_parents(s, spec, *id, steps);
 }
 
 namespace {

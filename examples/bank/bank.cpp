@@ -126,6 +126,25 @@ void driver::issue(uint32_t n) {
   }
 }
 
+nlohmann::json account::to_json(const account_state& s) {
+  return {{"owner", s.owner},       {"balance", s.balance},   {"sent", s.sent},
+          {"received", s.received}, {"rejected", s.rejected}};
+}
+
+nlohmann::json clearing::to_json(const clearing_state& s) {
+  // Keyed by account instance id; JSON object keys are strings.
+  nlohmann::json volume = nlohmann::json::object();
+  for (auto& [account, amount] : s.volume)
+    volume[std::to_string(account)] = amount;
+  return {{"forwarded", s.forwarded}, {"volume", volume}};
+}
+
+nlohmann::json driver::to_json(const driver_state& s) {
+  return {{"rng", s.rng},         {"issued", s.issued}, {"accounts", s.accounts},
+          {"max_amount", s.max_amount}, {"running", s.running}, {"window", s.window},
+          {"outstanding", s.outstanding}};
+}
+
 amber::status register_types(amber::registry& reg) {
   AMBER_RETURN_IF_ERROR(reg.add<account>());
   AMBER_RETURN_IF_ERROR(reg.add<clearing>());

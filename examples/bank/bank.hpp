@@ -23,6 +23,7 @@
 #include <vector>
 
 #include <caf/atom.hpp>
+#include <nlohmann/json.hpp>
 
 #include "amber/runtime/component.hpp"
 #include "amber/runtime/node.hpp"
@@ -57,6 +58,8 @@ public:
   static constexpr const char* type_name = "bank.account";
   static amber::package_ref package() { return {"bank", "1.1.0"}; }
   using component::component;
+  /// The state as `amber cat` and `amber diff` show it.
+  static nlohmann::json to_json(const account_state& s);
   caf::behavior make_behavior() override;
 };
 
@@ -75,6 +78,8 @@ public:
   static constexpr const char* type_name = "bank.clearing";
   static amber::package_ref package() { return {"bank", "1.1.0"}; }
   using component::component;
+  /// The state as `amber cat` and `amber diff` show it.
+  static nlohmann::json to_json(const clearing_state& s);
   caf::behavior make_behavior() override;
 };
 
@@ -98,6 +103,8 @@ public:
   static constexpr const char* type_name = "bank.driver";
   static amber::package_ref package() { return {"bank", "1.1.0"}; }
   using component::component;
+  /// The state as `amber cat` and `amber diff` show it.
+  static nlohmann::json to_json(const driver_state& s);
   caf::behavior make_behavior() override;
 
 private:

@@ -165,6 +165,16 @@ amber::result<xmoney> xmoney_in_snapshot(amber::store& s, const amber::digest& i
   return out;
 }
 
+nlohmann::json xaccount::to_json(const xaccount_state& s) {
+  return {{"self", s.self},         {"balance", s.balance}, {"paid", s.paid},
+          {"deposits", s.deposits}, {"gaps", s.gaps},       {"duplicates", s.duplicates},
+          {"next_out", s.next_out}, {"last_in", s.last_in}};
+}
+
+nlohmann::json xdriver::to_json(const xdriver_state& s) {
+  return {{"rng", s.rng}, {"issued", s.issued}, {"running", s.running}};
+}
+
 amber::status register_cluster_types(amber::registry& reg) {
   AMBER_RETURN_IF_ERROR(reg.add<xaccount>());
   return reg.add<xdriver>();

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <caf/atom.hpp>
+#include <nlohmann/json.hpp>
 
 #include "amber/runtime/component.hpp"
 #include "amber/runtime/registry.hpp"
@@ -57,6 +58,8 @@ class xaccount : public amber::component<xaccount_state> {
 public:
   static constexpr const char* type_name = "bank.xaccount";
   static amber::package_ref package() { return {"bank", "1.1.0"}; }
+  /// The state as `amber cat` and `amber diff` show it.
+  static nlohmann::json to_json(const xaccount_state& s);
   using component::component;
   caf::behavior make_behavior() override;
 };
@@ -78,6 +81,8 @@ class xdriver : public amber::component<xdriver_state> {
 public:
   static constexpr const char* type_name = "bank.xdriver";
   static amber::package_ref package() { return {"bank", "1.1.0"}; }
+  /// The state as `amber cat` and `amber diff` show it.
+  static nlohmann::json to_json(const xdriver_state& s);
   using component::component;
   caf::behavior make_behavior() override;
 

@@ -10,6 +10,7 @@
 #include <boost/serialization/map.hpp>
 #include <boost/serialization/string.hpp>
 #include <caf/atom.hpp>
+#include <nlohmann/json.hpp>
 
 #include <amber/runtime/component.hpp>
 #include <amber/runtime/registry.hpp>
@@ -50,6 +51,10 @@ class shard : public amber::component<shard_state> {
 public:
   static constexpr const char* type_name = "kv.shard";
   static amber::package_ref package() { return kv::package(); }
+  /// What `kv cat` and `kv diff` show: the keys and the number of puts.
+  static nlohmann::json to_json(const shard_state& s) {
+    return {{"data", s.data}, {"puts", s.puts}};
+  }
   using message_types = amber::message_list<put>;
   using component::component;
   caf::behavior make_behavior() override;
@@ -62,6 +67,11 @@ struct router_state {
     ar & routed;
   }
 };
+
+/// nlohmann's own way, found by ADL: amber's registry uses it too.
+inline void to_json(nlohmann::json& j, const router_state& s) {
+  j = {{"routed", s.routed}};
+}
 
 /// Sends each put to shard-<hash % shards> (param `shards`).
 class router : public amber::component<router_state> {
@@ -82,6 +92,10 @@ struct loader_state {
     ar & rng & sent & total;
   }
 };
+
+inline void to_json(nlohmann::json& j, const loader_state& s) {
+  j = {{"rng", s.rng}, {"sent", s.sent}, {"total", s.total}};
+}
 
 /// Every `interval_ms`, sends `batch` puts of random keys to `router` until
 /// `total` were sent; then the service is idle.

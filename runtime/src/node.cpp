@@ -128,6 +128,8 @@ result<entry_ptr> node::spawn_locked(spawn_args args) {
   info->name = args.name;
   info->type_name = args.type_name;
   info->package = type->package;
+  info->state_version = type->state_version;
+  info->state_class_version = type->state_class_version;
   info->graph = args.graph;
   info->params = std::move(args.params);
   auto current = core_->current_epoch();

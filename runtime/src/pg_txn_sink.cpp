@@ -105,13 +105,15 @@ status pg_txn_sink::try_prepare(const std::string& txn, const std::vector<effect
   return conn_->fail("preparing transaction " + txn, r);
 }
 
-status pg_txn_sink::prepare(const std::string& txn, const std::vector<effect>& effects) {
-  // A dropped connection (server restart) is reconnected once; a
-  // transaction cut short by it was never prepared, so trying again is safe.
+status pg_txn_sink::with_reconnect(const std::function<status()>& attempt) {
+  // A dropped connection (a server restart) is reconnected and the call
+  // tried once more: every call here is safe to repeat (a transaction cut
+  // short by the drop was never prepared; commit and abort of a finished
+  // one are no-ops).
   status st;
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  for (int tries = 0; tries < 2; ++tries) {
     AMBER_RETURN_IF_ERROR(conn_->connect());
-    st = try_prepare(txn, effects);
+    st = attempt();
     if (st.is_ok() || conn_->connected())
       return st;
     conn_->drop();
@@ -119,50 +121,41 @@ status pg_txn_sink::prepare(const std::string& txn, const std::vector<effect>& e
   return st;
 }
 
+status pg_txn_sink::prepare(const std::string& txn, const std::vector<effect>& effects) {
+  return with_reconnect([&] { return try_prepare(txn, effects); });
+}
+
 status pg_txn_sink::commit(const std::string& txn) {
-  status st;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    AMBER_RETURN_IF_ERROR(conn_->connect());
+  return with_reconnect([&]() -> status {
     auto gid = conn_->literal(txn);
     if (gid.empty())
       return conn_->fail("quoting transaction id " + txn);
     auto r = conn_->exec("COMMIT PREPARED " + gid);
     if (pg_connection::ok(r))
       return status::ok();
-    if (pg_connection::sqlstate(r) == undefined_object) {
-      // Not prepared: committed before (its row is there) or aborted.
-      auto q = conn_->exec("SELECT 1 FROM " + quoted_txns_ + " WHERE gid = $1", {txn});
-      if (!pg_connection::ok(q, PGRES_TUPLES_OK))
-        return conn_->fail("looking up transaction " + txn, q);
-      if (PQntuples(q.get()) > 0)
-        return status::ok();
-      return status::not_found("PostgreSQL sink '" + name_ + "': transaction " + txn
-                               + " is neither prepared nor committed (it was aborted)");
-    }
-    st = conn_->fail("committing prepared transaction " + txn, r);
-    if (conn_->connected())
-      return st;
-    conn_->drop();
-  }
-  return st;
+    if (pg_connection::sqlstate(r) != undefined_object)
+      return conn_->fail("committing prepared transaction " + txn, r);
+    // Not prepared: committed before (its row is there) or aborted.
+    auto q = conn_->exec("SELECT 1 FROM " + quoted_txns_ + " WHERE gid = $1", {txn});
+    if (!pg_connection::ok(q, PGRES_TUPLES_OK))
+      return conn_->fail("looking up transaction " + txn, q);
+    if (PQntuples(q.get()) > 0)
+      return status::ok();
+    return status::not_found("PostgreSQL sink '" + name_ + "': transaction " + txn
+                             + " is neither prepared nor committed (it was aborted)");
+  });
 }
 
 status pg_txn_sink::abort(const std::string& txn) {
-  status st;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    AMBER_RETURN_IF_ERROR(conn_->connect());
+  return with_reconnect([&]() -> status {
     auto gid = conn_->literal(txn);
     if (gid.empty())
       return conn_->fail("quoting transaction id " + txn);
     auto r = conn_->exec("ROLLBACK PREPARED " + gid);
     if (pg_connection::ok(r) || pg_connection::sqlstate(r) == undefined_object)
       return status::ok();
-    st = conn_->fail("aborting prepared transaction " + txn, r);
-    if (conn_->connected())
-      return st;
-    conn_->drop();
-  }
-  return st;
+    return conn_->fail("aborting prepared transaction " + txn, r);
+  });
 }
 
 result<std::vector<std::string>> pg_txn_sink::in_doubt(const std::string& prefix) {

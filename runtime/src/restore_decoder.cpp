@@ -56,8 +56,11 @@ result<std::shared_ptr<void>> decode_component(const registry& types, caf::actor
                                                const component_record& rec,
                                                std::string_view state) {
   std::string who = "component '" + rec.name + "'";
-  AMBER_RETURN_IF_ERROR(types.check(rec.type_name, rec.package).with_context(who));
-  auto decoded = types.find(rec.type_name)->decode_state(state);
+  AMBER_RETURN_IF_ERROR(
+    types.check(rec.type_name, rec.package, rec.state_version).with_context(who));
+  // Older state versions are migrated up here, before anything spawns.
+  auto decoded = types.decode_state(rec.type_name, rec.state_version, state,
+                                    rec.state_class_version);
   if (!decoded)
     return decoded.error().with_context(who);
   AMBER_RETURN_IF_ERROR(check_runtime_record(sys, rec).with_context(who));

@@ -4,6 +4,7 @@
 // COMMIT PREPARED), exactly once across restores, replays, crashes between
 // the phases and a server that is down.
 
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -20,6 +21,16 @@ using namespace amber;
 using namespace test;
 
 namespace {
+
+// A throwaway server, or null when there is none (the test is skipped, saying why).
+std::unique_ptr<pg_server> start_pg(int max_prepared_transactions = 8) {
+  auto pg = std::make_unique<pg_server>(max_prepared_transactions);
+  if (!pg->why_not().empty()) {
+    MESSAGE("SKIPPED: " << pg->why_not());
+    return nullptr;
+  }
+  return pg;
+}
 
 std::shared_ptr<pg_sink> open_sink(const pg_server& pg) {
   auto s = pg_sink::open("rows", pg.conninfo(), "effect rows");
@@ -76,11 +87,10 @@ private:
 } // namespace
 
 TEST_CASE("the PostgreSQL sink: every row exactly once after a restore and a replay") {
-  pg_server pg;
-  if (!pg.why_not().empty()) {
-    MESSAGE("SKIPPED: " << pg.why_not());
+  auto server = start_pg();
+  if (!server)
     return;
-  }
+  auto& pg = *server;
   auto db = std::make_shared<memory_store>();
   digest s1, s2;
   {
@@ -112,11 +122,10 @@ TEST_CASE("the PostgreSQL sink: every row exactly once after a restore and a rep
 }
 
 TEST_CASE("the PostgreSQL sink: a server that is down leaves effects pending, then delivers") {
-  pg_server pg;
-  if (!pg.why_not().empty()) {
-    MESSAGE("SKIPPED: " << pg.why_not());
+  auto server = start_pg();
+  if (!server)
     return;
-  }
+  auto& pg = *server;
   auto db = std::make_shared<memory_store>();
   auto n = make_node(open_sink(pg));
   feed(*n, 1, 3);
@@ -154,11 +163,10 @@ TEST_CASE("the PostgreSQL sink: a server that is down leaves effects pending, th
 }
 
 TEST_CASE("the two-phase PostgreSQL sink: prepared in the checkpoint, committed after it") {
-  pg_server pg;
-  if (!pg.why_not().empty()) {
-    MESSAGE("SKIPPED: " << pg.why_not());
+  auto server = start_pg();
+  if (!server)
     return;
-  }
+  auto& pg = *server;
   auto db = std::make_shared<memory_store>();
   digest s1, s2;
   {
@@ -191,11 +199,10 @@ TEST_CASE("the two-phase PostgreSQL sink: prepared in the checkpoint, committed 
 }
 
 TEST_CASE("the two-phase PostgreSQL sink across a crash between the phases") {
-  pg_server pg;
-  if (!pg.why_not().empty()) {
-    MESSAGE("SKIPPED: " << pg.why_not());
+  auto server = start_pg();
+  if (!server)
     return;
-  }
+  auto& pg = *server;
   auto db = std::make_shared<memory_store>();
   digest s1;
   {
@@ -225,11 +232,10 @@ TEST_CASE("the two-phase PostgreSQL sink across a crash between the phases") {
 }
 
 TEST_CASE("the two-phase PostgreSQL sink refuses a server without prepared transactions") {
-  pg_server pg(/*max_prepared_transactions=*/0);
-  if (!pg.why_not().empty()) {
-    MESSAGE("SKIPPED: " << pg.why_not());
+  auto server = start_pg(0);
+  if (!server)
     return;
-  }
+  auto& pg = *server;
   auto s = pg_txn_sink::open("rows", pg.conninfo(), "effect rows");
   REQUIRE(!s.ok());
   CHECK(s.error().code() == errc::invalid_argument);

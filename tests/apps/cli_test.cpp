@@ -98,6 +98,10 @@ TEST_CASE("bad command lines exit 2") {
          {"run", example("bank-small.toml"), "--checkpoint-every", "1s", "--no-store"},
          {"run", example("bank-small.toml"), "--store", "x", "--no-store"},
          {"run", example("bank-small.toml"), "--control", "0.0.0.0:0"},
+         // Issue 10: TCP control needs a token; unix: needs a path.
+         {"run", example("bank-small.toml"), "--control", "127.0.0.1:0"},
+         {"run", example("bank-small.toml"), "--control", "unix:"},
+         {"run", example("bank-small.toml"), "--control-token-file", "t"},
        }) {
     std::string joined;
     for (auto& a : args)

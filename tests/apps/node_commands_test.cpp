@@ -84,9 +84,10 @@ TEST_CASE("run --no-store stops on SIGTERM without checkpointing") {
 TEST_CASE("checkpoint asks a running node through its control endpoint") {
   scratch dir;
   std::string store = dir / "s";
-  child node({"run", example("bank-small.toml"), "--store", store, "--control", "127.0.0.1:0"});
+  child node({"run", example("bank-small.toml"), "--store", store, "--control",
+              "unix:" + dir / "ctl.sock"});
   auto control = control_of(node);
-  CHECK(std::regex_match(control, std::regex(R"(127\.0\.0\.1:\d+)")));
+  CHECK(control == "unix:" + dir / "ctl.sock");
   auto r = run_amber({"checkpoint", "--control", control});
   REQUIRE_MESSAGE(r.code == 0, r.err);
   std::string id = r.out.substr(0, r.out.find('\n'));
@@ -104,7 +105,9 @@ TEST_CASE("checkpoint asks a running node through its control endpoint") {
 }
 
 TEST_CASE("checkpoint of a node without a store, or of no node at all, fails by name") {
-  child node({"run", example("bank-small.toml"), "--no-store", "--control", "localhost:0"});
+  scratch dir;
+  child node({"run", example("bank-small.toml"), "--no-store", "--control",
+              "unix:" + dir / "ctl.sock"});
   auto control = control_of(node);
   auto r = run_amber({"checkpoint", "--control", control});
   CHECK(r.code == 3);
@@ -116,6 +119,9 @@ TEST_CASE("checkpoint of a node without a store, or of no node at all, fails by 
   auto none = run_amber({"checkpoint", "--control", "127.0.0.1:" + port});
   CHECK(none.code == 6);
   CHECK(contains(none.err, "cannot reach the control endpoint at 127.0.0.1:" + port));
+  auto gone = run_amber({"checkpoint", "--control", "unix:" + dir / "gone.sock"});
+  CHECK(gone.code == 6);
+  CHECK(contains(gone.err, "cannot reach the control endpoint at unix:" + dir / "gone.sock"));
   auto bare = run_amber({"checkpoint", "--control", port, "--json"}); // host defaults to loopback
   CHECK(bare.code == 6);
   CHECK(json::parse(bare.out).at("error").at("exit") == 6);
@@ -254,7 +260,8 @@ TEST_CASE("restore of an unknown snapshot exits 3; a busy control port fails cle
   const auto& store = history_store();
   CHECK(run_amber({"restore", "feedbeef", "--store", store}).code == 3);
   scratch dir;
-  child first({"run", example("bank-small.toml"), "--no-store", "--control", "127.0.0.1:0"});
+  child first({"run", example("bank-small.toml"), "--no-store", "--control",
+               "unix:" + dir / "ctl.sock"});
   auto control = control_of(first);
   auto second =
     run_amber({"run", example("bank-small.toml"), "--no-store", "--control", control});

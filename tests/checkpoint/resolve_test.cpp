@@ -86,6 +86,33 @@ TEST_CASE("a node name resolves to that node's head") {
   CHECK(*r == shop.id);
 }
 
+TEST_CASE("NAME~N walks N first parents up, as the command line does") {
+  memory_store s;
+  auto first = build_snapshot(s, "n", {"a"}, 1);
+  auto second = build_snapshot(s, "n", {"b"}, 2, {first.id});
+  auto third = build_snapshot(s, "n", {"c"}, 3, {second.id});
+  REQUIRE(s.set_ref("release", third.id).is_ok());
+  std::vector<std::pair<std::string, digest>> cases = {
+    {"n~0", third.id},   {"n~1", second.id}, {"n~", second.id},
+    {"n~2", first.id},   {"release~2", first.id},
+    {third.id.to_hex() + "~1", second.id}, {third.id.to_hex().substr(0, 8) + "~2", first.id}};
+  for (auto& [spec, want] : cases) {
+    auto r = resolve_snapshot(s, spec);
+    REQUIRE_MESSAGE(r, spec);
+    CHECK_MESSAGE(*r == want, spec);
+  }
+  auto past_root = resolve_snapshot(s, "n~3");
+  REQUIRE_FALSE(past_root);
+  CHECK(past_root.error().is_not_found());
+  CHECK(past_root.error().message().find("has no parent") != std::string::npos);
+  for (auto bad : {"n~x", "n~1~1", "n~-1", "n~1234567890"}) {
+    auto r = resolve_snapshot(s, bad);
+    REQUIRE_FALSE_MESSAGE(r, bad);
+    CHECK_MESSAGE(r.error().code() == errc::invalid_argument, bad);
+  }
+  CHECK(amber::snapshot_spec_base("n~2") == "n");
+}
+
 TEST_CASE("a ref named like a node or a hex prefix wins over both") {
   memory_store s;
   auto first = build_snapshot(s, "n", {"a"}, 1);

@@ -49,6 +49,14 @@ struct component_record {
   /// timers, requests and monitors); empty for most components and in
   /// version 0. The checkpoint library never looks inside.
   std::string runtime{};
+  /// The version of the type's state format `state` is written in (the
+  /// registry's `state_version` of the type when it was captured); 1 before
+  /// version 2 of this record. A restore migrates older states up.
+  uint32_t state_version = 1;
+  /// The BOOST_CLASS_VERSION of the state struct `state` was written with
+  /// (0 without one, and before version 2 of this record): Boost itself
+  /// reads a newer class version silently, so a restore compares it.
+  uint32_t state_class_version = 0;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned version) {
@@ -58,6 +66,12 @@ struct component_record {
     } else if constexpr (Archive::is_loading::value) {
       params.clear();
       runtime.clear();
+    }
+    if (version >= 2) {
+      ar& state_version& state_class_version;
+    } else if constexpr (Archive::is_loading::value) {
+      state_version = 1;
+      state_class_version = 0;
     }
   }
 };
@@ -219,7 +233,7 @@ struct trace_layer {
 
 } // namespace amber
 
-BOOST_CLASS_VERSION(amber::component_record, 1)
+BOOST_CLASS_VERSION(amber::component_record, 2)
 BOOST_CLASS_VERSION(amber::in_flight_message, 1)
 BOOST_CLASS_VERSION(amber::effect_record, 1)
 BOOST_CLASS_VERSION(amber::effects_layer, 1)

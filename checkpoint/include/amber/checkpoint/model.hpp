@@ -12,6 +12,7 @@
 #include <boost/serialization/map.hpp>
 #include <boost/serialization/string.hpp>
 #include <boost/serialization/vector.hpp>
+#include <boost/serialization/version.hpp>
 
 namespace amber {
 
@@ -76,13 +77,21 @@ struct graph_def {
   }
 };
 
+/// A component type as a snapshot used it: its package, and the version of
+/// its state format the snapshot's states were written in (1 in snapshots
+/// from before state versions were recorded).
 struct component_type_record {
   std::string type_name;
   package_ref package;
+  uint32_t state_version = 1;
 
   template <class Archive>
-  void serialize(Archive& ar, unsigned) {
+  void serialize(Archive& ar, unsigned version) {
     ar& type_name& package;
+    if (version >= 1)
+      ar& state_version;
+    else if constexpr (Archive::is_loading::value)
+      state_version = 1;
   }
 };
 
@@ -97,3 +106,5 @@ struct model_layer {
 };
 
 } // namespace amber
+
+BOOST_CLASS_VERSION(amber::component_type_record, 1)

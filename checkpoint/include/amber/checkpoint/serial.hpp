@@ -73,6 +73,9 @@ inline bool has_archive_header(std::string_view bytes) {
 /// Deserializes `bytes` into `*value`.
 /// @return ok, or corruption naming `what` when the bytes do not decode or
 ///         are not consumed to the end.
+/// @note Boost reads a class version newer than the binary's without an
+///       error (its check is compiled out since 1.3x): the caller compares
+///       versions (registry::decode_state does for a state's top class).
 template <class T>
 status decode(std::string_view bytes, T* value, const std::string& what) {
   if (!detail::has_archive_header(bytes))

@@ -50,11 +50,17 @@ result<loaded_snapshot> load_snapshot(store& s, const digest& id);
 
 /// Turns what a user typed into a snapshot id: a ref name, a node name (its
 /// head ref), `cluster:NAME` (clusters/NAME/head), 64 hex digits, or an
-/// unambiguous hex prefix of 4+ digits. The id may name a node or a cluster
+/// unambiguous hex prefix of 4+ digits; each optionally followed by `~N`, the
+/// Nth first parent (as in git; `~` alone is `~1`), so `bank~1` is the
+/// snapshot before node bank's head. The id may name a node or a cluster
 /// snapshot (`is_cluster_manifest` tells them apart).
-/// @return the id; not_found when nothing matches; invalid_argument when a
-///         prefix matches several snapshots (naming them).
+/// @return the id; not_found when nothing matches or an ancestor is missing
+///         (never taken, or collected by gc); invalid_argument when a prefix
+///         matches several snapshots (naming them) or `~N` is malformed.
 result<digest> resolve_snapshot(store& s, std::string_view spec);
+
+/// `spec` without its `~N` suffix: the name `resolve_snapshot` starts from.
+std::string_view snapshot_spec_base(std::string_view spec);
 
 /// A layer's index blob and the descriptor that names it, not yet stored.
 struct layer_blob {

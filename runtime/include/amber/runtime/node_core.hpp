@@ -53,6 +53,8 @@ struct component_info {
   std::string name;
   std::string type_name;
   package_ref package;
+  uint32_t state_version = 1; ///< The type's state version its states are written in.
+  uint32_t state_class_version = 0; ///< BOOST_CLASS_VERSION of its state struct.
   std::string graph; ///< The graph that installed it; empty when spawned otherwise.
   std::map<std::string, std::string> params;
 };

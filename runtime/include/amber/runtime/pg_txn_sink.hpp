@@ -25,6 +25,7 @@
 // message. Built only when libpq is found (AMBER_HAVE_PG_SINK is defined).
 // Threads: called by one thread at a time (see effect.hpp).
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +61,8 @@ private:
   pg_txn_sink(std::string name, std::string table, std::unique_ptr<pg_connection> conn);
   status try_prepare(const std::string& txn, const std::vector<effect>& effects);
   result<bool> is_prepared(const std::string& txn);
+  /// Runs `attempt` on a connected connection; once more after a drop.
+  status with_reconnect(const std::function<status()>& attempt);
 
   std::string name_;
   std::string table_;

@@ -20,12 +20,14 @@
 
 namespace amber {
 
-/// Decodes component `rec` as a restore does: its type and package against
-/// `types`, its state from `state` (the bytes of its digest-checked blob),
+/// Decodes component `rec` as a restore does: its type, package and state
+/// version against `types`, its state from `state` (the bytes of its
+/// digest-checked blob; migrated when older than the type's version),
 /// its runtime record and the messages of its pending timers (with `sys`,
 /// which must register the message types a node does).
 /// @return the decoded state, type-erased, for node::respawn; unknown_type
-///         or version_mismatch; corruption naming what does not decode.
+///         or version_mismatch; corruption naming what does not decode;
+///         aborted when a migration fails.
 result<std::shared_ptr<void>> decode_component(const registry& types, caf::actor_system& sys,
                                                const component_record& rec,
                                                std::string_view state);
