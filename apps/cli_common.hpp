@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "amber/checkpoint/content_decoder.hpp"
 #include "amber/checkpoint/progress.hpp"
 #include "amber/storage/lmdb_store.hpp"
 
@@ -57,6 +58,9 @@ struct context {
   bool store_given = false; ///< --store or $AMBER_STORE was set.
   bool progress = false; ///< Draw progress lines (stdout is a terminal, no --json).
   std::set<std::string> known_types; ///< Registered component types, for graph files.
+  /// Makes the decoder `verify` checks states and messages with (the
+  /// runtime's restore_decoder over `types`, set by main); unset: none.
+  std::function<std::unique_ptr<content_decoder>()> make_decoder;
 
   /// Fills `store_dir`, `store_given` and `progress` from the environment.
   void finish_setup();

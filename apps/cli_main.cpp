@@ -10,6 +10,7 @@
 #include "amber/checkpoint/archive.hpp"
 #include "amber/cli/main.hpp"
 #include "amber/runtime/node.hpp"
+#include "amber/runtime/restore_decoder.hpp"
 #include "amber/storage/lmdb_store.hpp"
 #include "commands.hpp"
 #include "node_host.hpp"
@@ -289,6 +290,8 @@ int main(int argc, char** argv, const program& prog) {
       return cmd->run(sub->remaining());
 
   ctx.finish_setup();
+  // verify decodes states and messages as a restore by this program would.
+  ctx.make_decoder = [&ctx] { return amber::make_restore_decoder(ctx.types, ctx.configure); };
 
   if (run->parsed()) {
     if (!cluster_opts.file.empty())

@@ -201,8 +201,9 @@ int cmd_verify_cluster(const context& ctx, const verify_cli_options& opts) {
   auto id = find_cluster_snapshot(*ms, opts.spec);
   if (!id)
     return fail(ctx, id.error());
+  auto decoder = ctx.make_decoder ? ctx.make_decoder() : nullptr;
   progress_line line(ctx);
-  auto r = verify_cluster_snapshot(ms->by_name, *id, line.fn());
+  auto r = verify_cluster_snapshot(ms->by_name, *id, line.fn(), decoder.get());
   line.done();
   if (!r)
     return fail(ctx, r.error());

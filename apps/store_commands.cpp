@@ -189,8 +189,9 @@ int cmd_verify(const context& ctx, const verify_cli_options& opts) {
   auto db = open_store(ctx, store_access::read);
   if (!db)
     return fail(ctx, db.error());
+  auto decoder = ctx.make_decoder ? ctx.make_decoder() : nullptr;
   progress_line line(ctx);
-  auto r = verify_store(**db, line.fn());
+  auto r = verify_store(**db, line.fn(), decoder.get());
   line.done();
   if (!r)
     return fail(ctx, r.error());
@@ -206,6 +207,7 @@ int cmd_verify(const context& ctx, const verify_cli_options& opts) {
                 {"cluster_snapshots", r->cluster_snapshots},
                 {"refs", r->refs},
                 {"missing_parents", r->missing_parents},
+                {"undecoded", r->undecoded},
                 {"problems", problems}});
   } else {
     for (auto& p : r->problems)
@@ -217,6 +219,10 @@ int cmd_verify(const context& ctx, const verify_cli_options& opts) {
     if (r->missing_parents > 0)
       fmt::print("; {} a parent that is not in this store (collected by gc, or not imported)",
                  r->missing_parents == 1 ? "1 snapshot has" : plural(r->missing_parents, "snapshot") + " have");
+    if (r->undecoded > 0)
+      fmt::print("; {} not decoded (types this program does not know)",
+                 r->undecoded == 1 ? "1 component or message"
+                                   : std::to_string(r->undecoded) + " components or messages");
     if (r->ok())
       fmt::print(": all ok\n");
     else

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 namespace amber::cli {
 
@@ -26,11 +25,16 @@ result<std::string> read_bounded_file(const std::string& path, uint64_t max_byte
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return status::io_error("cannot read " + path);
-  std::stringstream buf;
-  buf << in.rdbuf();
+  // At most one byte past the size checked above: a file that grows while
+  // it is read is refused, not read without end.
+  std::string text(size + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
   if (in.bad())
     return status::io_error("cannot read " + path);
-  return buf.str();
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > size)
+    return status::io_error(path + " grew while it was read");
+  return text;
 }
 
 } // namespace amber::cli

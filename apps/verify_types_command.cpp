@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include "amber/checkpoint/snapshot.hpp"
+#include "amber/runtime/node.hpp"
 #include "amber/runtime/registry.hpp"
 #include "amber/runtime/type_check.hpp"
 #include "commands.hpp"
@@ -45,13 +46,19 @@ int cmd_verify_types(const context& ctx, const verify_cli_options& opts) {
   std::vector<std::pair<std::string, digest>> targets;
   if (int rc = snapshots_to_check(ctx, **db, opts.spec, &targets))
     return rc;
+  // Timer messages decode with the types a node of this binary registers.
+  node_options decoder_opts;
+  decoder_opts.name = "decoder";
+  decoder_opts.worker_threads = 1;
+  decoder_opts.configure = ctx.configure;
+  node decoder(ctx.types, std::move(decoder_opts));
   size_t components = 0, problems = 0;
   nlohmann::json reports = nlohmann::json::array();
   for (auto& [name, id] : targets) {
     auto snap = load_snapshot(**db, id);
     if (!snap)
       return fail(ctx, snap.error().with_context(name));
-    auto r = check_snapshot_types(**db, *snap, *ctx.types);
+    auto r = check_snapshot_types(**db, decoder.system(), *snap, *ctx.types);
     if (!r)
       return fail(ctx, r.error().with_context(name));
     components += r->components;

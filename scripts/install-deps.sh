@@ -18,6 +18,7 @@ packages=(
   nlohmann-json3-dev
   libbenchmark-dev
   libpq-dev
+  clang libclang-rt-14-dev
   postgresql
   doxygen
   libcpp-httplib-dev

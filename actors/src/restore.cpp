@@ -22,15 +22,16 @@ struct prepared_component {
   std::map<std::string, std::string> params;
 };
 
-// Reads, verifies and decodes the state of components [begin, end).
-status prepare_range(store& s, const std::vector<component_record>& records, size_t begin,
-                     size_t end, const registry& types,
+// Reads, verifies and decodes components [begin, end) as `verify` does
+// (decode_component): state, runtime record, timer messages.
+status prepare_range(store& s, caf::actor_system& sys, const std::vector<component_record>& records,
+                     size_t begin, size_t end, const registry& types,
                      const std::unordered_map<std::string, const instance_def*>& instances,
                      std::vector<prepared_component>& out) {
   std::string bytes;
   for (size_t i = begin; i < end; ++i) {
     auto& rec = records[i];
-    auto state = load_component_state(s, rec, types, &bytes);
+    auto state = load_component_state(s, sys, rec, types, &bytes);
     if (!state)
       return state.error();
     prepared_component p{&rec, std::move(*state), rec.params};
@@ -43,12 +44,10 @@ status prepare_range(store& s, const std::vector<component_record>& records, siz
   return status::ok();
 }
 
-// Everything that can fail, checked before a single actor is spawned.
-status prepare(store& s, const loaded_snapshot& snap, const registry& types,
-               const restore_options& opts, std::vector<prepared_component>* out) {
-  AMBER_RETURN_IF_ERROR(check_config_matches(snap.world.config, opts.config));
-  for (auto& t : snap.model.types)
-    AMBER_RETURN_IF_ERROR(types.check(t.type_name, t.package, t.state_version));
+// Everything that can fail about the components, checked before a single
+// one is spawned (`sys` decodes their timers' messages).
+status prepare(store& s, caf::actor_system& sys, const loaded_snapshot& snap,
+               const registry& types, std::vector<prepared_component>* out) {
   std::unordered_map<std::string, const instance_def*> instances;
   for (auto& g : snap.model.graphs)
     for (auto& inst : g.instances)
@@ -77,7 +76,7 @@ status prepare(store& s, const loaded_snapshot& snap, const registry& types,
     auto begin = std::min(records.size(), t * chunk);
     auto end = std::min(records.size(), begin + chunk);
     auto work = [&, t, begin, end] {
-      results[t] = prepare_range(s, records, begin, end, types, instances, *out);
+      results[t] = prepare_range(s, sys, records, begin, end, types, instances, *out);
     };
     if (t + 1 == threads)
       work();
@@ -102,16 +101,23 @@ result<std::unique_ptr<node>> restore_node(store& s, std::string_view spec,
   auto snap = load_snapshot(s, *id);
   if (!snap)
     return snap.error();
-  std::vector<prepared_component> prepared;
-  AMBER_RETURN_IF_ERROR(
-    prepare(s, *snap, *types, opts, &prepared).with_context("restoring " + id->short_hex()));
+  AMBER_RETURN_IF_ERROR(check_config_matches(snap->world.config, opts.config)
+                          .with_context("restoring " + id->short_hex()));
+  for (auto& t : snap->model.types)
+    AMBER_RETURN_IF_ERROR(types->check(t.type_name, t.package, t.state_version)
+                            .with_context("restoring " + id->short_hex()));
   node_options nopts;
   nopts.name = opts.name.empty() ? snap->world.node_name : opts.name;
   nopts.config = opts.config;
   nopts.incarnation = opts.incarnation ? *opts.incarnation : snap->world.incarnation + 1;
   nopts.worker_threads = opts.worker_threads;
   nopts.configure = opts.configure;
-  auto n = std::make_unique<node>(std::move(types), std::move(nopts));
+  auto n = std::make_unique<node>(types, std::move(nopts));
+  // Decoded with the new node's actor system (timer messages need its
+  // types), before anything spawns.
+  std::vector<prepared_component> prepared;
+  AMBER_RETURN_IF_ERROR(prepare(s, n->system(), *snap, *types, &prepared)
+                          .with_context("restoring " + id->short_hex()));
   // The messages that were in flight: decoded with the new node's actor
   // system (their types must be registered there) before anything spawns.
   std::vector<std::pair<const in_flight_message*, caf::message>> replay;

@@ -32,7 +32,8 @@ struct blob_check {
 
 class verifier {
 public:
-  verifier(store& s, const progress_fn& progress) : s_(s), progress_(progress) {}
+  verifier(store& s, const progress_fn& progress, content_decoder* decoder)
+    : s_(s), progress_(progress), decoder_(decoder) {}
 
   status run(verify_report* out) {
     out_ = out;
@@ -180,6 +181,43 @@ private:
     for (auto& ref : snap->references())
       if (status need = need_blob(ref, "snapshot " + hex); !need)
         problem(kind::snapshot, hex, need);
+    if (out_->problems.size() == before)
+      decode_content(hex, *snap);
+  }
+
+  // What a restore decodes beyond the layers (content_decoder.hpp).
+  void decode_content(const std::string& hex, const loaded_snapshot& snap) {
+    if (!decoder_) {
+      out_->undecoded += snap.cache.components.size() + snap.trace.messages.size();
+      return;
+    }
+    std::string bytes;
+    for (auto& c : snap.cache.components) {
+      std::string what = "snapshot " + hex + ", component '" + c.name + "'";
+      if (status st = s_.get_blob(c.state, &bytes); !st) {
+        problem(kind::snapshot, hex, st.with_context(what));
+        continue;
+      }
+      if (status st = decoder_->check_component(c, bytes); unknown(st))
+        ++out_->undecoded;
+      else if (!st)
+        problem(kind::snapshot, hex, st.with_context(what));
+    }
+    for (auto& m : snap.trace.messages) {
+      if (status st = decoder_->check_message(m); unknown(st))
+        ++out_->undecoded;
+      else if (!st)
+        problem(kind::snapshot, hex,
+                st.with_context("snapshot " + hex + ", trace layer, message "
+                                + std::to_string(m.seq) + " from component "
+                                + std::to_string(m.sender) + " to "
+                                + std::to_string(m.receiver)));
+    }
+  }
+
+  // A type the decoder does not know: another program may; not damage.
+  static bool unknown(const status& st) {
+    return st.code() == errc::unknown_type || st.code() == errc::version_mismatch;
   }
 
   void check_states(const std::string& hex, const layer_descriptor& cache_desc) {
@@ -258,6 +296,7 @@ private:
 
   store& s_;
   const progress_fn& progress_;
+  content_decoder* decoder_; // May be null: states are then not decoded.
   verify_report* out_ = nullptr;
   std::unordered_map<digest, blob_check> blobs_;
   std::set<digest> manifests_;
@@ -267,17 +306,18 @@ private:
 
 } // namespace
 
-result<verify_report> verify_store(store& s, const progress_fn& progress) {
+result<verify_report> verify_store(store& s, const progress_fn& progress,
+                                   content_decoder* decoder) {
   verify_report out;
-  verifier v(s, progress);
+  verifier v(s, progress, decoder);
   AMBER_RETURN_IF_ERROR(v.run(&out));
   return out;
 }
 
-result<verify_report> verify_snapshot(store& s, const digest& id) {
+result<verify_report> verify_snapshot(store& s, const digest& id, content_decoder* decoder) {
   verify_report out;
   progress_fn none;
-  verifier v(s, none);
+  verifier v(s, none, decoder);
   AMBER_RETURN_IF_ERROR(v.run_one(id, &out));
   return out;
 }
@@ -291,7 +331,8 @@ bool cluster_verify_report::ok() const noexcept {
 
 result<cluster_verify_report> verify_cluster_snapshot(const std::map<std::string, store*>& stores,
                                                       const digest& id,
-                                                      const progress_fn& progress) {
+                                                      const progress_fn& progress,
+                                                      content_decoder* decoder) {
   cluster_verify_report out;
   out.id = id;
   // The cluster manifest from the first member store that holds it.
@@ -322,7 +363,7 @@ result<cluster_verify_report> verify_cluster_snapshot(const std::map<std::string
       store& s = *i->second;
       status has = s.get_manifest(id, nullptr);
       c.holds_cluster_manifest = has.is_ok();
-      auto r = verify_snapshot(s, x.snapshot);
+      auto r = verify_snapshot(s, x.snapshot, decoder);
       if (!has && !has.is_not_found()) {
         c.problem = has.with_context("member '" + x.member + "': its copy of cluster snapshot "
                                      + id.short_hex());

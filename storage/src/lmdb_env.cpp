@@ -434,7 +434,10 @@ status open_tables(lmdb_store::impl& s, MDB_txn* t, bool create) {
   }
   const std::pair<const char*, MDB_dbi*> tables[] = {
     {"blobs", &s.blobs}, {"manifests", &s.manifests}, {"refs", &s.refs}};
-  for (auto [table, dbi] : tables) {
+  for (auto entry : tables) {
+    // Named copies: a lambda cannot capture a structured binding before C++20.
+    const char* table = entry.first;
+    MDB_dbi* dbi = entry.second;
     rc = guarded([&] { return mdb_dbi_open(t, table, flags, dbi); });
     if (rc == MDB_NOTFOUND)
       return status(errc::not_a_store,

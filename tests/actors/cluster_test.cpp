@@ -114,8 +114,9 @@ struct test_cluster {
   void start_all() {
     for (auto& m : spec.members)
       start(m.name, false);
-    for (auto& [n, m] : members)
-      REQUIRE_MESSAGE(m->wait_ready(15s), "member " << n << " never became ready");
+    for (auto& entry : members) // Not a binding: REQUIRE_MESSAGE's lambda names it.
+      REQUIRE_MESSAGE(entry.second->wait_ready(15s),
+                      "member " << entry.first << " never became ready");
   }
 
   int64_t initial_total() const {

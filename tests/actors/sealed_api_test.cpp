@@ -95,6 +95,7 @@ TEST_CASE("a request and response straddling a cut conserve the money and resume
   CHECK(kind == (in_flight_kind == "response" ? stamp_kind::response : stamp_kind::request));
   auto rec = record_of(snap, "t");
   REQUIRE(rec.requests.size() == 1);
+  CAPTURE(rec.requests[0].reply_key);
   CHECK(rec.requests[0].reply_key.find("on_lent") != std::string::npos);
   CHECK(snapshot_money(*db, *id, n->system()) == 100);
 

@@ -167,11 +167,19 @@ TEST_CASE_FIXTURE(fixture, "a major release is refused both ways, naming both pa
 TEST_CASE_FIXTURE(fixture, "the type check reports every component, migrated or refused") {
   auto id = snapshot_of(evolve::binary_v1());
   auto snap = load_snapshot(*db, id).value();
-  auto good = check_snapshot_types(*db, snap, *evolve::binary_v2()).value();
+  // An actor system as a node of each binary has, for timer messages.
+  auto types_of = [&](std::shared_ptr<registry> binary) {
+    node_options o;
+    o.name = "decoder";
+    o.worker_threads = 1;
+    auto decoder = std::make_shared<node>(binary, o);
+    return check_snapshot_types(*db, decoder->system(), snap, *binary).value();
+  };
+  auto good = types_of(evolve::binary_v2());
   CHECK(good.ok());
   CHECK(good.components == 2);
   CHECK(good.migrated == 2);
-  auto bad = check_snapshot_types(*db, snap, *evolve::binary_v2(/*migrate=*/false)).value();
+  auto bad = types_of(evolve::binary_v2(/*migrate=*/false));
   // The model layer's type entry and both components.
   REQUIRE(bad.problems.size() == 3);
   CHECK(bad.problems[0].component.empty());
@@ -181,7 +189,7 @@ TEST_CASE_FIXTURE(fixture, "the type check reports every component, migrated or 
     CHECK(p.type_name == "evolve.kv");
     CHECK(p.problem.code() == errc::version_mismatch);
   }
-  auto unknown = check_snapshot_types(*db, snap, registry{}).value();
+  auto unknown = types_of(std::make_shared<registry>());
   REQUIRE(unknown.problems.size() == 3);
   CHECK(unknown.problems[1].problem.code() == errc::unknown_type);
 }

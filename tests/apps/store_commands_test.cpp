@@ -414,3 +414,52 @@ TEST_CASE("graph draws topologies and the snapshot DAG as DOT, text and JSON") {
   CHECK(contains(text.out, "alice --clearing--> clearing-0"));
   CHECK(run_amber({"graph", "--dot", "missing.toml"}).code == 3);
 }
+
+TEST_CASE("verify decodes the states a restore decodes: bytes that hash right but do not decode are damage") {
+  scratch dir;
+  std::string copy = dir / "forged";
+  copy_store(history_store(), copy);
+  amber::digest forged;
+  {
+    // A new head whose clearing-0 state is a sound archive header followed
+    // by too few bytes: every digest right, nothing decodable.
+    auto db = amber::lmdb_store::open(copy).value();
+    auto head = db->get_ref(amber::head_ref("bank")).value();
+    auto snap = amber::load_snapshot(*db, head).value();
+    std::string state;
+    REQUIRE(db->get_blob(snap.cache.components.front().state, &state).is_ok());
+    state.resize(state.size() / 2);
+    auto cache = snap.cache;
+    bool found = false;
+    for (auto& c : cache.components)
+      if (c.name == "clearing-0") {
+        c.state = db->put_blobs({state}).value().ids[0];
+        c.state_size = state.size();
+        found = true;
+      }
+    REQUIRE(found);
+    amber::manifest m = snap.meta;
+    m.parents = {head};
+    m.created_at_ms += 1;
+    m.layer(amber::layer_kind::cache) =
+      amber::write_layer(*db, amber::layer_kind::cache, amber::encode(cache),
+                         cache.components.size()).value();
+    amber::snapshot_commit c;
+    c.manifest = amber::encode_manifest(m);
+    for (auto& l : m.layers)
+      c.references.push_back(l.index);
+    for (auto& comp : cache.components)
+      c.references.push_back(comp.state);
+    c.ref = amber::head_ref("bank");
+    c.check_expected_head = false;
+    forged = db->commit_snapshot(c).value();
+  }
+  auto v = run_amber({"verify", "--store", copy});
+  CHECK(v.code == 1);
+  CHECK(contains(v.out, "bad snapshot " + forged.to_hex()));
+  CHECK(contains(v.out, "component 'clearing-0'"));
+  CHECK(contains(v.out, "1 problem found"));
+  auto restore = run_amber({"restore", "bank", "--store", copy}, 30s);
+  CHECK(restore.code == 1);
+  CHECK(contains(restore.err, "clearing-0"));
+}

@@ -204,7 +204,11 @@ TEST_CASE("a missing required field is corruption naming the field") {
     for (const char* key : {"kind", "media_type", "index", "blobs", "bytes"})
       fields.emplace_back("/layers/" + std::to_string(i) + "/" + key,
                           "layers[" + std::to_string(i) + "]." + key);
-  for (auto& [pointer, name] : fields) {
+  for (auto& field : fields) {
+    // Named copies, not a structured binding: lambdas (CAPTURE's too)
+    // cannot capture one before C++20 (clang refuses).
+    const auto& pointer = field.first;
+    const auto& name = field.second;
     CAPTURE(pointer);
     auto r = decode_edited([&](json& doc) {
       auto ptr = json::json_pointer(pointer);
@@ -237,7 +241,10 @@ TEST_CASE("a field of the wrong type is corruption naming the field") {
     {"/created_at_ms", 1.5, "created_at_ms"},
     {"/parents", "none", "parents"},
   };
-  for (auto& [pointer, value, name] : cases) {
+  for (auto& c : cases) {
+    const auto& pointer = std::get<0>(c);
+    const auto& value = std::get<1>(c);
+    const auto& name = std::get<2>(c);
     CAPTURE(pointer);
     CAPTURE(value.dump());
     auto r = decode_edited([&](json& doc) { doc[json::json_pointer(pointer)] = value; });
@@ -277,9 +284,11 @@ TEST_CASE("a digest that is not 64 hex digits is corruption") {
     {"/layers/0/index", "layers[0].index"},
     {"/node/registry_fingerprint", "node.registry_fingerprint"},
   };
-  for (auto& [pointer, name] : cases)
+  for (auto& c : cases)
     for (std::string bad : {std::string(), std::string(63, 'a'), std::string(65, 'a'),
                             std::string(64, 'g'), std::string("zz") + std::string(62, '0')}) {
+      const auto& pointer = c.first;
+      const auto& name = c.second;
       CAPTURE(pointer);
       CAPTURE(bad);
       auto r = decode_edited([&](json& doc) { doc[json::json_pointer(pointer)] = bad; });

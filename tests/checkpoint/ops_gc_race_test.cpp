@@ -80,7 +80,9 @@ private:
 void check_refs_intact(store& s) {
   auto refs = s.list_refs();
   REQUIRE(refs);
-  for (auto& [name, id] : *refs) {
+  for (auto& ref_entry : *refs) {
+    const auto& name = ref_entry.first; // Not a binding: CAPTURE's lambda names it.
+    const auto& id = ref_entry.second;
     CAPTURE(name);
     auto snap = load_snapshot(s, id);
     REQUIRE_MESSAGE(snap, snap.error().to_string());

@@ -12,6 +12,8 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <boost/archive/binary_iarchive.hpp>
@@ -314,4 +316,62 @@ TEST_CASE("a bool stored as anything but 0 or 1 is corruption") {
   REQUIRE(decode(bytes, &out, "flag").is_ok());
   bytes[pos - 1] = 2;
   CHECK(decode(bytes, &out, "flag").code() == errc::corruption);
+}
+
+// Issue 10: counts are checked against the bytes left before Boost
+// allocates; sound archives with large counts of another kind still decode.
+namespace {
+
+struct unordered_sample {
+  std::unordered_map<std::string, int64_t> map;
+  std::unordered_set<uint8_t> set;
+  std::wstring wide;
+  template <class Archive>
+  void serialize(Archive& ar, unsigned) {
+    ar& map& set& wide;
+  }
+};
+
+} // namespace
+
+TEST_CASE("an emptied unordered map keeps its buckets and still decodes") {
+  unordered_sample in;
+  for (int i = 0; i < 5000; ++i)
+    in.map.emplace(std::to_string(i), i);
+  in.map.clear(); // Thousands of buckets, no element: the count is a hint.
+  for (int i = 0; i < 200; ++i)
+    in.set.insert(static_cast<uint8_t>(i));
+  in.wide = L"wide \u00e9";
+  auto bytes = encode(in);
+  REQUIRE(in.map.bucket_count() > bytes.size());
+  unordered_sample out;
+  REQUIRE(decode(bytes, &out, "sample").is_ok());
+  CHECK(out.map.empty());
+  CHECK(out.set == in.set);
+  CHECK(out.wide == in.wide);
+  // Byte for byte what Boost's own binary archive writes.
+  std::ostringstream os;
+  {
+    boost::archive::binary_oarchive oa(os);
+    oa << in;
+  }
+  CHECK(os.str() == bytes);
+}
+
+TEST_CASE("a string, wide string or vector longer than the bytes left is corruption") {
+  std::vector<uint64_t> numbers(4, 7);
+  auto bytes = encode(numbers);
+  // The count sits right before the 32 bytes of numbers.
+  uint64_t claim = uint64_t{1} << 40;
+  std::memcpy(bytes.data() + bytes.size() - 32 - 8, &claim, sizeof(claim));
+  std::vector<uint64_t> back;
+  status st = decode(bytes, &back, "numbers");
+  CHECK(st.code() == errc::corruption);
+  CHECK(st.message().find("claims 1099511627776 elements") != std::string::npos);
+
+  std::wstring wide = L"abc";
+  auto w = encode(wide);
+  std::memcpy(w.data() + w.size() - 3 * sizeof(wchar_t) - 8, &claim, sizeof(claim));
+  std::wstring wide_back;
+  CHECK(decode(w, &wide_back, "wide").code() == errc::corruption);
 }

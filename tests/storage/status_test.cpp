@@ -60,7 +60,10 @@ TEST_CASE("every error code has a distinct short name") {
     {errc::internal, "internal"},
   };
   std::set<std::string> seen;
-  for (auto& [code, name] : names) {
+  for (auto& entry : names) {
+    // Not a structured binding: CAPTURE's lambda cannot name one before C++20.
+    auto code = entry.first;
+    const std::string name = entry.second;
     CAPTURE(name);
     CHECK(std::string(amber::to_string(code)) == name);
     seen.insert(amber::to_string(code));

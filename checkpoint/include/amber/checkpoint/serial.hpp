@@ -13,9 +13,10 @@
 // refuses bytes that do not start with a binary archive's header before the
 // archive reads them (the header is a length-prefixed string, so any other
 // bytes would first be taken for a length).
-// REQUIRES: bytes handed to `decode` come from a digest-checked read: past the
-// header Boost trusts the element counts of collections, and a corrupt one can
-// make it allocate gigabytes (string lengths are checked against the bytes).
+// Every length prefix (strings, collection counts) is checked against the
+// bytes that remain before anything is allocated for it (string_archive.hpp),
+// so hostile bytes — digests can be forged — give a corruption status, never
+// a gigabyte allocation.
 //
 // Thread-safety: free functions on the caller's values; safe from any thread.
 

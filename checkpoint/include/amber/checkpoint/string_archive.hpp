@@ -15,8 +15,17 @@
 // wrote (tests/checkpoint/serial_test.cpp checks both against fixtures).
 //
 // The reader is stricter than Boost's on bad input: a read past the end, a
-// string longer than the bytes left, or a bool other than 0 or 1 throws an
-// archive_exception instead of allocating or producing an invalid bool.
+// string longer than the bytes left, a collection claiming more elements
+// than bytes left, or a bool other than 0 or 1 throws an archive_exception
+// instead of allocating or producing an invalid bool. Boost reserves or
+// resizes a collection for its stored count before it reads an element, so
+// without the count check a 4 KB blob could make it allocate gigabytes.
+// Each element of a collection takes at least one byte in an archive —
+// except elements whose `serialize` writes nothing, whose collections are
+// refused past that count (no amber record has such elements). The bucket
+// count Boost stores for an unordered container is only a hint: it is cut
+// to the element count instead of being refused (an emptied map keeps its
+// buckets, so a sound archive may claim many).
 //
 // Use them through `encode_into` and `decode` (serial.hpp). Their template
 // members are instantiated for these archives in checkpoint/src/string_archive.cpp.
@@ -26,10 +35,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <streambuf>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <boost/archive/archive_exception.hpp>
 #include <boost/archive/basic_binary_iarchive.hpp>
@@ -37,7 +49,10 @@
 #include <boost/archive/detail/register_archive.hpp>
 #include <boost/serialization/array_optimization.hpp>
 #include <boost/serialization/array_wrapper.hpp>
+#include <boost/serialization/collection_size_type.hpp>
 #include <boost/serialization/is_bitwise_serializable.hpp>
+#include <boost/serialization/unordered_map.hpp>
+#include <boost/serialization/unordered_set.hpp>
 
 namespace amber::detail {
 
@@ -90,6 +105,12 @@ private:
     std::size_t length = s.size();
     save(length);
     save_binary(s.data(), length);
+  }
+  // As basic_binary_oprimitive: the length in characters, then the bytes.
+  void save(const std::wstring& s) {
+    std::size_t length = s.size();
+    save(length);
+    save_binary(s.data(), length * sizeof(wchar_t));
   }
 
   std::string& out_;
@@ -146,6 +167,10 @@ public:
   /// True when every byte has been read.
   bool at_end() const { return m_sb.remaining() == 0; }
 
+  /// The next collection is an unordered container: its element count is
+  /// followed by a bucket count, which is a hint (see the file comment).
+  void next_collection_is_unordered() { unordered_ = unordered_step::count; }
+
   void load_binary(void* address, std::size_t count) {
     std::memcpy(address, m_sb.take(count), count);
   }
@@ -160,6 +185,10 @@ public:
   }
 
 private:
+  [[noreturn]] static void refuse(const std::string& what) {
+    throw boost::archive::archive_exception(boost::archive::archive_exception::input_stream_error,
+                                            what.c_str());
+  }
   [[noreturn]] static void incompatible(const char* what) {
     throw boost::archive::archive_exception(
       boost::archive::archive_exception::incompatible_native_format, what);
@@ -167,6 +196,23 @@ private:
   template <class T>
   void load_override(T& t) {
     base::load_override(t);
+  }
+  // Boost allocates for this count before reading any element.
+  void load_override(boost::serialization::collection_size_type& t) {
+    base::load_override(t);
+    std::size_t n = t;
+    if (unordered_ == unordered_step::buckets) {
+      unordered_ = unordered_step::none;
+      t = boost::serialization::collection_size_type(std::min(n, unordered_count_));
+      return;
+    }
+    if (n > m_sb.remaining())
+      refuse("a collection claims " + std::to_string(n) + " elements, but only "
+             + std::to_string(m_sb.remaining()) + " bytes remain");
+    if (unordered_ == unordered_step::count) {
+      unordered_ = unordered_step::buckets;
+      unordered_count_ = n;
+    }
   }
   template <class T>
   void load(T& t) {
@@ -185,9 +231,48 @@ private:
     load(length);
     s.assign(m_sb.take(length), length); // take() throws before any allocation.
   }
+  void load(std::wstring& s) {
+    std::size_t length = 0;
+    load(length);
+    if (length > m_sb.remaining() / sizeof(wchar_t))
+      refuse("a wide string claims " + std::to_string(length) + " characters, but only "
+             + std::to_string(m_sb.remaining()) + " bytes remain");
+    s.resize(length);
+    load_binary(s.data(), length * sizeof(wchar_t));
+  }
+
+  enum class unordered_step { none, count, buckets };
 
   view_streambuf m_sb; // The name basic_binary_iarchive::init uses.
+  unordered_step unordered_ = unordered_step::none;
+  std::size_t unordered_count_ = 0;
 };
+
+// Found by argument-dependent lookup from Boost's split_free, and more
+// specialized than Boost's own overloads: they mark the collection as
+// unordered, then load it as Boost does.
+template <class K, class T, class H, class E, class A>
+void load(view_iarchive& ar, std::unordered_map<K, T, H, E, A>& t, const unsigned int version) {
+  ar.next_collection_is_unordered();
+  boost::serialization::load(ar, t, version);
+}
+template <class K, class T, class H, class E, class A>
+void load(view_iarchive& ar, std::unordered_multimap<K, T, H, E, A>& t,
+          const unsigned int version) {
+  ar.next_collection_is_unordered();
+  boost::serialization::load(ar, t, version);
+}
+template <class K, class H, class E, class A>
+void load(view_iarchive& ar, std::unordered_set<K, H, E, A>& t, const unsigned int version) {
+  ar.next_collection_is_unordered();
+  boost::serialization::load(ar, t, version);
+}
+template <class K, class H, class E, class A>
+void load(view_iarchive& ar, std::unordered_multiset<K, H, E, A>& t,
+          const unsigned int version) {
+  ar.next_collection_is_unordered();
+  boost::serialization::load(ar, t, version);
+}
 
 } // namespace amber::detail
 

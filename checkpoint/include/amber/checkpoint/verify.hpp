@@ -16,6 +16,13 @@
 // Member snapshots held in other stores are checked by
 // `verify_cluster_snapshot`, which opens them all.
 //
+// With a `content_decoder` (the runtime's), every component state, runtime
+// record and recorded message is also decoded as a restore decodes it: a
+// snapshot whose blobs hash right but do not decode is damaged. A component
+// or message of a type the decoder does not know is not damage: it is
+// counted in `undecoded`. Without a decoder only the checkpoint library's
+// own records (manifest and layers) are decoded.
+//
 // A parent that is no longer stored is not damage: gc removes old snapshots
 // on purpose. It is counted in `missing_parents`.
 //
@@ -28,6 +35,7 @@
 #include <vector>
 
 #include "amber/checkpoint/cluster_manifest.hpp"
+#include "amber/checkpoint/content_decoder.hpp"
 #include "amber/checkpoint/progress.hpp"
 #include "amber/storage/store.hpp"
 
@@ -49,21 +57,27 @@ struct verify_report {
   uint64_t cluster_snapshots = 0; ///< Cluster manifests.
   uint64_t refs = 0;
   uint64_t missing_parents = 0; ///< Snapshots whose parent was collected (not damage).
+  /// Components (state and runtime record) and recorded messages not
+  /// decoded: no decoder was given, or it does not know their types.
+  uint64_t undecoded = 0;
   std::vector<verify_problem> problems;
 
   bool ok() const noexcept { return problems.empty(); }
 };
 
-/// Verifies everything in `s`, reporting progress to `progress`.
+/// Verifies everything in `s`, reporting progress to `progress`; decodes
+/// component states, runtime records and messages with `decoder` when given.
 /// @return the report (check `ok()`); an error only when the store cannot
 ///         be listed at all.
-result<verify_report> verify_store(store& s, const progress_fn& progress = {});
+result<verify_report> verify_store(store& s, const progress_fn& progress = {},
+                                   content_decoder* decoder = nullptr);
 
 /// Verifies one node snapshot of `s` as `verify_store` does (its manifest,
 /// layer indexes, states, every blob it references), reading only the blobs
 /// it needs; `blobs` counts those.
 /// @return the report; not_found when `s` does not hold `id`; store errors.
-result<verify_report> verify_snapshot(store& s, const digest& id);
+result<verify_report> verify_snapshot(store& s, const digest& id,
+                                      content_decoder* decoder = nullptr);
 
 /// One member's part of `verify_cluster_snapshot`.
 struct cluster_member_check {
@@ -94,6 +108,7 @@ struct cluster_verify_report {
 ///         the manifest's decode error when no store holds it intact.
 result<cluster_verify_report> verify_cluster_snapshot(const std::map<std::string, store*>& stores,
                                                       const digest& id,
-                                                      const progress_fn& progress = {});
+                                                      const progress_fn& progress = {},
+                                                      content_decoder* decoder = nullptr);
 
 } // namespace amber

@@ -37,16 +37,20 @@ void register_error(const std::string& key, error_fn f);
 reply_fn find_reply(const std::string& key);
 error_fn find_error(const std::string& key);
 
+/// The value of template parameter F in a function's __PRETTY_FUNCTION__.
+inline std::string template_argument_f(std::string_view pretty) {
+  auto at = pretty.find("F = ");
+  auto text = at == std::string_view::npos ? pretty : pretty.substr(at + 4);
+  auto end = text.find_first_of(";]");
+  return std::string(text.substr(0, end));
+}
+
 /// The key of continuation `F`: what the compiler calls it.
 template <auto F>
 const std::string& continuation_key() {
-  static const std::string key = [] {
-    std::string_view pretty = __PRETTY_FUNCTION__;
-    auto at = pretty.find("F = ");
-    auto text = at == std::string_view::npos ? pretty : pretty.substr(at + 4);
-    auto end = text.find_first_of(";]");
-    return std::string(text.substr(0, end));
-  }();
+  // __PRETTY_FUNCTION__ read here, not inside a lambda: clang names the
+  // lambda there, without F, so every continuation got one key.
+  static const std::string key = template_argument_f(__PRETTY_FUNCTION__);
   return key;
 }
 

@@ -67,7 +67,9 @@ constexpr caf::message_id stamped_message_id() {
 }
 
 inline bool is_stamped(const caf::mailbox_element& x) {
-  return x.mid == stamped_message_id();
+  // Not `x.mid == ...`: CAF compares ids by a signed subtraction, which
+  // overflows (undefined behaviour) for a response id against this one.
+  return x.mid.integer_value() == stamped_message_id().integer_value();
 }
 
 class stamped_element_base : public caf::mailbox_element {
