@@ -96,7 +96,11 @@ TEST_CASE("NAME~N walks N first parents up, as the command line does") {
     {"n~0", third.id},   {"n~1", second.id}, {"n~", second.id},
     {"n~2", first.id},   {"release~2", first.id},
     {third.id.to_hex() + "~1", second.id}, {third.id.to_hex().substr(0, 8) + "~2", first.id}};
-  for (auto& [spec, want] : cases) {
+  for (auto& c : cases) {
+    // Named copies: doctest's messages are lambdas, and clang refuses to
+    // capture a structured binding before C++20.
+    const std::string& spec = c.first;
+    const digest& want = c.second;
     auto r = resolve_snapshot(s, spec);
     REQUIRE_MESSAGE(r, spec);
     CHECK_MESSAGE(*r == want, spec);
